@@ -1,0 +1,76 @@
+"""Re-execute notebooks in place, top to bottom, regenerating every figure and GIF.
+
+Usage (from the repository root):
+    python tests/run_notebooks.py                 # every notebook in the collection
+    python tests/run_notebooks.py path/to/nb.ipynb [...]
+
+Each notebook runs in a fresh kernel with its own folder as working directory. Stderr
+streams (TensorFlow's start-up log lines, which differ between machines) are not stored,
+and each notebook is written atomically, so a failed run never leaves a half-written file.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK_FOLDERS = ("simple_height_vs_weight", "vector_spread_example", "adversarial_example")
+
+
+def all_notebooks() -> list[Path]:
+    """The collection's notebooks, in reading order within each folder."""
+    found = []
+    for folder in NOTEBOOK_FOLDERS:
+        found += sorted(p for p in (ROOT / folder).glob("*.ipynb"))
+    return found
+
+
+def drop_stderr(nb: nbformat.NotebookNode) -> None:
+    """Remove stderr stream outputs (log noise) from every code cell."""
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")]
+
+
+def execute_in_place(path: Path, timeout: int = 1800) -> float:
+    """Run one notebook top to bottom and store its outputs; return the seconds it took."""
+    nb = nbformat.read(path, as_version=4)
+    start = time.perf_counter()
+    NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    elapsed = time.perf_counter() - start
+    drop_stderr(nb)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        nbformat.write(nb, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks to run (default: all)")
+    args = parser.parse_args(argv)
+    notebooks = [p.resolve() for p in args.notebooks] or all_notebooks()
+    for path in notebooks:
+        if not path.is_file() or path.suffix != ".ipynb":
+            parser.error(f"not a notebook file: {path}")
+    for path in notebooks:
+        print(f"running {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} ...", flush=True)
+        print(f"  done in {execute_in_place(path):.0f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
