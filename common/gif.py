@@ -96,12 +96,20 @@ def _shared_palette(frames: Sequence[np.ndarray]) -> Image.Image:
     return Image.fromarray(montage).quantize(colors=_PALETTE_COLORS, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
 
 
+def _new_file_mode() -> int:
+    """The permissions a plain open() would give a new file under the current umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def _write_atomically(path: Path, write: Callable[[str], None]) -> None:
     """Write through a temp file in the same folder, then replace `path` in one step."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, _new_file_mode())  # mkstemp makes private (0600) files
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -51,6 +51,7 @@ def execute_in_place(path: Path, timeout: int = 1800) -> float:
     os.close(fd)
     try:
         nbformat.write(nb, tmp)
+        os.chmod(tmp, os.stat(path).st_mode & 0o777)  # keep the notebook's permissions
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -75,6 +75,16 @@ def test_save_gif_round_trip(tmp_path):
         np.testing.assert_array_equal(got, want)
 
 
+def test_save_gif_file_permissions_follow_umask(tmp_path):
+    path = tmp_path / "anim.gif"
+    old = os.umask(0o022)
+    try:
+        common.save_gif(solid_frames(2), path)
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
 def test_save_gif_duration_and_loop_options(tmp_path):
     path = tmp_path / "anim.gif"
     common.save_gif(solid_frames(3), path, fps=2, loop=3)
