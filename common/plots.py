@@ -1,0 +1,73 @@
+"""Figures shared by the two regression notebooks: the fit-and-loss animation and the loss surface."""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.artist import Artist
+from matplotlib.axes import Axes
+from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
+
+from common.style import COLORS
+
+
+def line_equation(slope: float, intercept: float, digits: int = 2) -> str:
+    """'weight = 6.78 × height − 266.03', with a real minus sign."""
+    sign = "+" if intercept >= 0 else "−"
+    return f"weight = {slope:.{digits}f} × height {sign} {abs(intercept):.{digits}f}"
+
+
+def _check_history(history: np.ndarray) -> np.ndarray:
+    """Validate a descent history: one row per iteration, columns slope, intercept, loss."""
+    history = np.asarray(history, dtype=float)
+    if history.ndim != 2 or history.shape[1] != 3 or len(history) == 0:
+        raise ValueError(f"history must have shape (n_iterations, 3) = slope, intercept, loss; got {history.shape}")
+    return history
+
+
+def fit_animation(x: np.ndarray, y: np.ndarray, history: np.ndarray, *, exact: tuple[float, float],
+                  min_loss: float, title: str) -> tuple[Figure, Callable[[int], Sequence[Artist]]]:
+    """Figure (points and current line | loss so far against the minimum) and its update(i)."""
+    history = _check_history(history)
+    x_line = np.array([x.min() - 1, x.max() + 1])
+    fig, (ax_fit, ax_loss) = plt.subplots(1, 2, figsize=(10, 4))
+    fig.suptitle(title, fontsize=13)
+    ax_fit.scatter(x, y, s=10, alpha=0.5, color="0.55")
+    line, = ax_fit.plot(x_line, 0 * x_line, color=COLORS["red"])
+    ax_fit.plot(x_line, exact[0] * x_line + exact[1], "--", color="0.3", lw=1, label="exact fit")
+    ax_fit.set(xlim=x_line, ylim=(0, 400), xlabel="height (inches)", ylabel="weight (pounds)")
+    ax_fit.legend(loc="upper left")
+    equation = ax_fit.set_title("")
+    losses = history[:, 2]
+    ax_loss.axhline(min_loss, ls="--", color="0.3", lw=1, label="minimum possible")
+    curve, = ax_loss.plot([], [], "o-", ms=3, color=COLORS["blue"], label="MSE")
+    ax_loss.set(xlim=(-0.5, len(losses) - 0.5), ylim=(min_loss * 0.7, losses.max() * 1.5), yscale="log",
+                xlabel="iteration", ylabel="mean squared error")
+    ax_loss.legend(loc="upper right")
+    fig.tight_layout()
+
+    def update(i: int) -> Sequence[Artist]:
+        slope, intercept, _ = history[i]
+        line.set_ydata(slope * x_line + intercept)
+        equation.set_text(f"iteration {i}: {line_equation(slope, intercept)}")
+        curve.set_data(np.arange(i + 1), losses[: i + 1])
+        return line, equation, curve
+
+    return fig, update
+
+
+def plot_loss_surface(ax: Axes, x: np.ndarray, y: np.ndarray, slopes: np.ndarray, intercepts: np.ndarray,
+                      *, min_loss: float, max_ratio: float = 400.0, colorbar: bool = True) -> None:
+    """Filled, log-scaled contours of the line-fit MSE over a grid of slopes and intercepts."""
+    slope_grid, intercept_grid = np.meshgrid(slopes, intercepts)
+    mse_grid = np.mean((slope_grid[..., None] * x + intercept_grid[..., None] - y) ** 2, axis=-1)
+    levels = min_loss * np.geomspace(1, max_ratio, 25)
+    filled = ax.contourf(slope_grid, intercept_grid, mse_grid, levels=levels, cmap="Blues_r",
+                         norm=LogNorm(), extend="max")
+    if colorbar:
+        ticks = [t for t in min_loss * np.array([1, 1.01, 1.1, 2, 5, 20, 100, 400]) if t <= levels[-1]]
+        ax.figure.colorbar(filled, ax=ax, label="MSE", format="{x:,.0f}", ticks=ticks)
+    ax.set(xlabel="slope $m$", ylabel="intercept $b$")
+    ax.grid(False)
