@@ -39,7 +39,7 @@ def fit_animation(x: np.ndarray, y: np.ndarray, history: np.ndarray, *, exact: t
     ax_fit.plot(x_line, exact[0] * x_line + exact[1], "--", color="0.3", lw=1, label="exact fit")
     ax_fit.set(xlim=x_line, ylim=(0, 400), xlabel="height (inches)", ylabel="weight (pounds)")
     ax_fit.legend(loc="upper left")
-    equation = ax_fit.set_title("")
+    equation = ax_fit.set_title(f"iteration 0: {line_equation(*history[0, :2])}")  # sized for tight_layout
     losses = history[:, 2]
     ax_loss.axhline(min_loss, ls="--", color="0.3", lw=1, label="minimum possible")
     curve, = ax_loss.plot([], [], "o-", ms=3, color=COLORS["blue"], label="MSE")
@@ -67,7 +67,7 @@ def plot_loss_surface(ax: Axes, x: np.ndarray, y: np.ndarray, slopes: np.ndarray
     filled = ax.contourf(slope_grid, intercept_grid, mse_grid, levels=levels, cmap="Blues_r",
                          norm=LogNorm(), extend="max")
     if colorbar:
-        ticks = [t for t in min_loss * np.array([1, 1.01, 1.1, 2, 5, 20, 100, 400]) if t <= levels[-1]]
+        ticks = [t for t in min_loss * np.array([1, 1.1, 2, 5, 20, 100, 400]) if t <= levels[-1]]
         ax.figure.colorbar(filled, ax=ax, label="MSE", format="{x:,.0f}", ticks=ticks)
     ax.set(xlabel="slope $m$", ylabel="intercept $b$")
     ax.grid(False)
