@@ -67,7 +67,6 @@ def plot_loss_surface(ax: Axes, x: np.ndarray, y: np.ndarray, slopes: np.ndarray
     filled = ax.contourf(slope_grid, intercept_grid, mse_grid, levels=levels, cmap="Blues_r",
                          norm=LogNorm(), extend="max")
     if colorbar:
-        ticks = [t for t in min_loss * np.array([1, 1.1, 2, 5, 20, 100, 400]) if t <= levels[-1]]
-        ax.figure.colorbar(filled, ax=ax, label="MSE", format="{x:,.0f}", ticks=ticks)
+        ax.figure.colorbar(filled, ax=ax, label="MSE", format="{x:,.0f}", ticks=levels[::6])
     ax.set(xlabel="slope $m$", ylabel="intercept $b$")
     ax.grid(False)
