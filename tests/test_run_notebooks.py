@@ -1,0 +1,47 @@
+"""Tests for the notebook runner (tests/run_notebooks.py) on a tiny notebook."""
+from __future__ import annotations
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from tests import run_notebooks
+
+
+def write_notebook(path, *sources):
+    """Write a notebook made of the given code cells."""
+    nb = new_notebook(cells=[new_code_cell(s) for s in sources])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+def test_execute_in_place_stores_stdout_but_not_stderr(tmp_path):
+    path = tmp_path / "tiny.ipynb"
+    write_notebook(path, "import sys\nprint('hello')\nprint('noise', file=sys.stderr)",
+                   "open('made_here.txt', 'w').write('x')")
+    run_notebooks.execute_in_place(path)
+    cell = nbformat.read(path, as_version=4).cells[0]
+    assert [o.get("name") for o in cell.outputs] == ["stdout"]
+    assert cell.outputs[0].text == "hello\n"
+    assert (tmp_path / "made_here.txt").exists()  # ran with the notebook's folder as working directory
+
+
+def test_failing_notebook_is_left_untouched(tmp_path):
+    path = tmp_path / "broken.ipynb"
+    write_notebook(path, "raise RuntimeError('boom')")
+    before = path.read_bytes()
+    with pytest.raises(Exception, match="boom"):
+        run_notebooks.execute_in_place(path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.ipynb"]
+
+
+def test_main_rejects_a_path_that_is_not_a_notebook(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        run_notebooks.main([str(tmp_path / "missing.ipynb")])
+    assert "not a notebook file" in capsys.readouterr().err
+
+
+def test_all_notebooks_lists_the_collection():
+    names = {p.name for p in run_notebooks.all_notebooks()}
+    assert {"tf_grad_desc_intro.ipynb", "tf_optimizers.ipynb"} <= names
