@@ -1,0 +1,170 @@
+"""Tests of the vector-spread notebook's api cells (vector_spread_example/vector_spread_example.ipynb).
+
+The cells tagged `api` are executed on their own, in order, in one namespace, with the working
+directory set to the notebook's folder, as a fresh kernel would run them.
+"""
+import csv
+import json
+import linecache
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "vector_spread_example" / "vector_spread_example.ipynb"
+REFERENCE = ROOT.parent / "shared" / "reference"
+
+
+@pytest.fixture(scope="module")
+def api():
+    """Namespace holding what the notebook's `api` cells define."""
+    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
+    sources = ["".join(c["source"]) for c in cells
+               if c["cell_type"] == "code" and "api" in c.get("metadata", {}).get("tags", [])]
+    assert sources, "no cell tagged 'api' in the notebook"
+    namespace = {"__name__": "vector_spread_api"}
+    cwd = os.getcwd()
+    os.chdir(NOTEBOOK.parent)
+    try:
+        for i, source in enumerate(sources):
+            filename = f"<{NOTEBOOK.name} api cell {i}>"
+            # Register the source, as IPython does, so that tf.function's AutoGraph can read it.
+            linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+            exec(compile(source, filename, "exec"), namespace)
+    finally:
+        os.chdir(cwd)
+    return namespace
+
+
+def reference_table(name, column):
+    path = REFERENCE / name
+    if not path.exists():
+        pytest.skip(f"reference table {path} not available")
+    with open(path, newline="") as f:
+        return {int(row["N"]): float(row[column]) for row in csv.DictReader(f)}
+
+
+def check_unit_rows(x, n, dims):
+    assert isinstance(x, np.ndarray)
+    assert x.shape == (n, dims)
+    assert x.dtype == np.float64
+    np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-12)
+
+
+# ---- measures on hand-made configurations
+
+def test_min_angle_of_hand_made_configurations(api):
+    min_angle_deg = api["min_angle_deg"]
+    assert min_angle_deg([[1, 0], [0, 1]]) == pytest.approx(90.0)
+    assert min_angle_deg([[1, 0], [-1, 0]]) == pytest.approx(180.0)
+    assert min_angle_deg([[2, 0, 0], [0, 3, 0], [0, 0, 0.5]]) == pytest.approx(90.0)  # lengths ignored
+    tiny = 1e-7
+    assert min_angle_deg([[1, 0], [np.cos(tiny), np.sin(tiny)]]) == pytest.approx(np.degrees(tiny), rel=1e-6)
+    tetrahedron = np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]], dtype=float)
+    assert min_angle_deg(tetrahedron) == pytest.approx(np.degrees(np.arccos(-1 / 3)), abs=1e-12)
+
+
+def test_riesz_energy_of_hand_made_configurations(api):
+    riesz_energy = api["riesz_energy"]
+    assert riesz_energy([[0, 0, 1], [0, 0, -1]]) == pytest.approx(0.5)
+    triangle = [[np.cos(a), np.sin(a)] for a in 2 * np.pi * np.arange(3) / 3]
+    assert riesz_energy(triangle) == pytest.approx(3 / np.sqrt(3))
+    assert riesz_energy(triangle, s=2) == pytest.approx(3 / 3)
+    octahedron = np.vstack([np.eye(3), -np.eye(3)])
+    assert riesz_energy(octahedron) == pytest.approx(12 / np.sqrt(2) + 3 / 2)
+
+
+@pytest.mark.parametrize("bad", [[[1, 0]], [1, 0, 0], [[1], [2]], [[np.nan, 0], [0, 1]]])
+def test_measures_reject_bad_arrays(api, bad):
+    for name in ("min_angle_deg", "riesz_energy"):
+        with pytest.raises(ValueError):
+            api[name](bad)
+
+
+# ---- input checks of the solvers
+
+@pytest.mark.parametrize("solver", ["solve_thomson", "solve_max_min_angle"])
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(n=1), "n must be >= 2"),
+    (dict(n=0), "n must be >= 2"),
+    (dict(n=4, dims=1), "dims must be >= 2"),
+    (dict(n=4.0), "n must be an integer"),
+    (dict(n=True), "n must be an integer"),
+    (dict(n="4"), "n must be an integer"),
+    (dict(n=4, dims=3.0), "dims must be an integer"),
+    (dict(n=4, dims=False), "dims must be an integer"),
+])
+def test_solvers_reject_bad_input(api, solver, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        api[solver](**kwargs)
+
+
+def test_solvers_accept_numpy_integers(api):
+    check_unit_rows(api["solve_thomson"](np.int64(3), np.int32(2)), 3, 2)
+
+
+# ---- known configurations
+
+@pytest.mark.parametrize("n", [2, 3, 5, 8])
+def test_regular_polygon_in_2d(api, n):
+    x = api["solve_max_min_angle"](n, dims=2)
+    check_unit_rows(x, n, 2)
+    assert api["min_angle_deg"](x) == pytest.approx(360 / n, abs=1e-6)
+    x = api["solve_thomson"](n, dims=2)
+    check_unit_rows(x, n, 2)
+    assert api["min_angle_deg"](x) == pytest.approx(360 / n, abs=1e-6)  # polygon minimises energy too
+
+
+@pytest.mark.parametrize("n, dims", [(3, 3), (4, 3), (4, 5), (5, 4), (6, 5)])
+def test_regular_simplex(api, n, dims):
+    x = api["solve_max_min_angle"](n, dims)
+    check_unit_rows(x, n, dims)
+    assert api["min_angle_deg"](x) == pytest.approx(np.degrees(np.arccos(-1 / (n - 1))), abs=1e-6)
+
+
+@pytest.mark.parametrize("n, dims", [(5, 3), (6, 3), (6, 4), (8, 4), (7, 5)])
+def test_ninety_degrees_for_d_plus_2_to_2d(api, n, dims):
+    x = api["solve_max_min_angle"](n, dims)
+    check_unit_rows(x, n, dims)
+    assert api["min_angle_deg"](x) == pytest.approx(90.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("n", [4, 5, 12, 24])
+def test_thomson_reaches_published_energy(api, n):
+    published = reference_table("thomson_energies_N2-100.csv", "best_known_energy")[n]
+    x = api["solve_thomson"](n)
+    check_unit_rows(x, n, 3)
+    assert abs(api["riesz_energy"](x) - published) <= 1e-6
+
+
+@pytest.mark.parametrize("n", [7, 12, 14, 20])
+def test_tammes_reaches_published_angle(api, n):
+    published = reference_table("tammes_angles_N2-30.csv", "best_known_min_angle_deg")[n]
+    x = api["solve_max_min_angle"](n)
+    check_unit_rows(x, n, 3)
+    angle = api["min_angle_deg"](x)
+    assert angle <= published + 1e-6          # more than the optimum would be a bug
+    assert published - angle <= 1e-3
+
+
+def test_seed_makes_results_reproducible(api):
+    a = api["solve_thomson"](9, seed=3)
+    b = api["solve_thomson"](9, seed=3)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_batched_energy_matches_numpy(api):
+    import tensorflow as tf
+    rng = np.random.default_rng(0)
+    x = api["random_unit_vectors"](3, 6, 4, rng)
+    energies = api["batched_riesz_energy"](tf.constant(x), tf.constant(1.5, tf.float64)).numpy()
+    expected = [api["riesz_energy"](xi, s=1.5) for xi in x]
+    np.testing.assert_allclose(energies, expected, rtol=1e-12)
+
+
+def test_24_cell_in_4d(api):
+    x = api["solve_max_min_angle"](24, dims=4, max_rounds=1)
+    check_unit_rows(x, 24, 4)
+    assert api["min_angle_deg"](x) == pytest.approx(60.0, abs=1e-6)
