@@ -92,8 +92,11 @@ def _shared_palette(frames: Sequence[np.ndarray]) -> Image.Image:
     """One 255-colour palette for the whole GIF, computed from frames spread over it."""
     n = len(frames)
     picks = sorted({round(k * (n - 1) / max(_PALETTE_SAMPLE_FRAMES - 1, 1)) for k in range(_PALETTE_SAMPLE_FRAMES)})
-    montage = np.concatenate([frames[i] for i in picks], axis=0)
-    return Image.fromarray(montage).quantize(colors=_PALETTE_COLORS, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    # Every other row and column is plenty to find the colours, at a quarter of the cost.
+    montage = np.concatenate([frames[i][::2, ::2] for i in picks], axis=0)
+    # Median cut keeps every colour exactly when there are fewer than 255 (plots often have).
+    return Image.fromarray(montage).quantize(colors=_PALETTE_COLORS, method=Image.Quantize.MEDIANCUT,
+                                             dither=Image.Dither.NONE)
 
 
 def _new_file_mode() -> int:
@@ -197,5 +200,4 @@ def record_gif(fig: Figure, update: Callable[[int], Iterable[Artist]], n_frames:
     finally:
         for a, flag in was_animated.items():
             a.set_animated(flag)
-    canvas.draw()  # leave the figure fully drawn, as it looks after the last frame
-    save_gif(frames, path, fps=fps)
+    save_gif(frames, path, fps=fps)  # the next show() or savefig() redraws the figure in full
