@@ -43,7 +43,7 @@ def execute_in_place(path: Path, timeout: int = 1800) -> float:
     """Run one notebook top to bottom and store its outputs; return the seconds it took."""
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    NotebookClient(nb, timeout=timeout, kernel_name="python3",
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     elapsed = time.perf_counter() - start
     drop_stderr(nb)
