@@ -23,6 +23,7 @@ def test_execute_in_place_stores_stdout_but_not_stderr(tmp_path):
     cell = nbformat.read(path, as_version=4).cells[0]
     assert [o.get("name") for o in cell.outputs] == ["stdout"]
     assert cell.outputs[0].text == "hello\n"
+    assert "execution" not in cell.metadata  # no timestamps: re-running gives an identical file
     assert (tmp_path / "made_here.txt").exists()  # ran with the notebook's folder as working directory
 
 
