@@ -9,9 +9,10 @@ import os
 import shutil
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
+
+from tests.notebook_api import run_api_cells
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "adversarial_example" / "adversarial_cats_dogs.ipynb"
 
@@ -19,17 +20,7 @@ NOTEBOOK = Path(__file__).resolve().parent.parent / "adversarial_example" / "adv
 @pytest.fixture(scope="module")
 def api():
     """The namespace left by running the notebook's `api` cells in order."""
-    cells = [c for c in nbformat.read(NOTEBOOK, as_version=4).cells
-             if c.cell_type == "code" and "api" in c.metadata.get("tags", [])]
-    namespace = {"__name__": "adversarial_api"}
-    cwd = os.getcwd()
-    os.chdir(NOTEBOOK.parent)
-    try:
-        for cell in cells:
-            exec(compile(cell.source, f"{NOTEBOOK.name}[api]", "exec"), namespace)
-    finally:
-        os.chdir(cwd)
-    return namespace
+    return run_api_cells(NOTEBOOK, "adversarial_api")
 
 
 @pytest.fixture(scope="module")
