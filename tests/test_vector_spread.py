@@ -4,13 +4,12 @@ The cells tagged `api` are executed on their own, in order, in one namespace, wi
 directory set to the notebook's folder, as a fresh kernel would run them.
 """
 import csv
-import json
-import linecache
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tests.notebook_api import run_api_cells
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "vector_spread_example" / "vector_spread_example.ipynb"
@@ -20,22 +19,7 @@ REFERENCE = ROOT.parent / "shared" / "reference"
 @pytest.fixture(scope="module")
 def api():
     """Namespace holding what the notebook's `api` cells define."""
-    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-    sources = ["".join(c["source"]) for c in cells
-               if c["cell_type"] == "code" and "api" in c.get("metadata", {}).get("tags", [])]
-    assert sources, "no cell tagged 'api' in the notebook"
-    namespace = {"__name__": "vector_spread_api"}
-    cwd = os.getcwd()
-    os.chdir(NOTEBOOK.parent)
-    try:
-        for i, source in enumerate(sources):
-            filename = f"<{NOTEBOOK.name} api cell {i}>"
-            # Register the source, as IPython does, so that tf.function's AutoGraph can read it.
-            linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-            exec(compile(source, filename, "exec"), namespace)
-    finally:
-        os.chdir(cwd)
-    return namespace
+    return run_api_cells(NOTEBOOK, "vector_spread_api")
 
 
 def reference_table(name, column):

@@ -23,8 +23,6 @@ value found by either method in this run.
 import argparse
 import csv
 import datetime
-import json
-import linecache
 import os
 import platform
 import sys
@@ -36,6 +34,9 @@ import scipy.optimize
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))  # for tests.notebook_api, when run as a script
+from tests.notebook_api import run_api_cells  # noqa: E402
+
 NOTEBOOK = ROOT / "vector_spread_example" / "vector_spread_example.ipynb"
 REFERENCE = ROOT.parent / "shared" / "reference"
 
@@ -53,18 +54,7 @@ TAMMES_31_50 = {
 
 def load_api():
     """Run the notebook's `api` cells in one namespace, cwd = the notebook folder."""
-    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-    namespace, cwd = {"__name__": "vector_spread_api"}, os.getcwd()
-    os.chdir(NOTEBOOK.parent)
-    try:
-        for i, c in enumerate(cells):
-            if c["cell_type"] == "code" and "api" in c.get("metadata", {}).get("tags", []):
-                source, filename = "".join(c["source"]), f"<api cell {i}>"
-                linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-                exec(compile(source, filename, "exec"), namespace)
-    finally:
-        os.chdir(cwd)
-    return namespace
+    return run_api_cells(NOTEBOOK, "vector_spread_api")
 
 
 def read_table(name, column):
