@@ -32,11 +32,12 @@ def all_notebooks() -> list[Path]:
     return found
 
 
-def drop_stderr(nb: nbformat.NotebookNode) -> None:
-    """Remove stderr stream outputs (log noise) from every code cell."""
+def drop_volatile_parts(nb: nbformat.NotebookNode) -> None:
+    """Remove stderr streams (log noise) and execution timestamps from every code cell."""
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs = [o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")]
+            cell.metadata.pop("execution", None)
 
 
 def execute_in_place(path: Path, timeout: int = 1800) -> float:
@@ -46,7 +47,7 @@ def execute_in_place(path: Path, timeout: int = 1800) -> float:
     NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     elapsed = time.perf_counter() - start
-    drop_stderr(nb)
+    drop_volatile_parts(nb)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
