@@ -32,11 +32,24 @@ def all_notebooks() -> list[Path]:
     return found
 
 
+def merge_streams(outputs: list) -> list:
+    """Join consecutive stdout chunks into one output, so the file does not depend on flush timing."""
+    merged = []
+    for out in outputs:
+        if (out.output_type == "stream" and merged and merged[-1].output_type == "stream"
+                and merged[-1].name == out.name):
+            merged[-1].text += out.text
+        else:
+            merged.append(out)
+    return merged
+
+
 def drop_volatile_parts(nb: nbformat.NotebookNode) -> None:
-    """Remove stderr streams (log noise) and execution timestamps from every code cell."""
+    """Remove stderr streams (log noise) and execution timestamps; merge stdout chunks."""
     for cell in nb.cells:
         if cell.cell_type == "code":
-            cell.outputs = [o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")]
+            outputs = [o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")]
+            cell.outputs = merge_streams(outputs)
             cell.metadata.pop("execution", None)
 
 

@@ -27,6 +27,16 @@ def test_execute_in_place_stores_stdout_but_not_stderr(tmp_path):
     assert (tmp_path / "made_here.txt").exists()  # ran with the notebook's folder as working directory
 
 
+def test_stdout_chunks_are_merged_whatever_the_flush_timing(tmp_path):
+    path = tmp_path / "chunks.ipynb"
+    write_notebook(path, "import sys, time\nfor i in range(3):\n    print(i, flush=True)\n"
+                         "    print('log', file=sys.stderr, flush=True)\n    time.sleep(0.2)")
+    run_notebooks.execute_in_place(path)
+    outputs = nbformat.read(path, as_version=4).cells[0].outputs
+    assert len(outputs) == 1 and outputs[0].name == "stdout"
+    assert outputs[0].text == "0\n1\n2\n"
+
+
 def test_failing_notebook_is_left_untouched(tmp_path):
     path = tmp_path / "broken.ipynb"
     write_notebook(path, "raise RuntimeError('boom')")

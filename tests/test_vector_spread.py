@@ -157,6 +157,46 @@ def test_batched_energy_matches_numpy(api):
     energies = api["batched_riesz_energy"](tf.constant(x), tf.constant(1.5, tf.float64)).numpy()
     expected = [api["riesz_energy"](xi, s=1.5) for xi in x]
     np.testing.assert_allclose(energies, expected, rtol=1e-12)
+    coulomb = api["coulomb_energy"](tf.constant(x)).numpy()
+    np.testing.assert_allclose(coulomb, [api["riesz_energy"](xi) for xi in x], rtol=1e-12)
+
+
+def test_energy_in_units_of_smallest_distance_survives_large_exponents(api):
+    import tensorflow as tf
+    x = np.eye(3)[None]                     # three orthogonal vectors: every distance is sqrt(2)
+    unit = tf.constant([np.sqrt(2.0)])      # all terms are then exactly 1, even for s = 2000
+    energy = api["batched_riesz_energy"](tf.constant(x), tf.constant(2000.0, tf.float64), unit)
+    assert energy.numpy() == pytest.approx([3.0], rel=1e-12)
+
+
+def descent_args(api, batch, n, quorum, seed=0):
+    import tensorflow as tf
+    x = api["random_unit_vectors"](batch, n, 3, np.random.default_rng(seed))
+    return (tf.constant(x), tf.constant(1.0, tf.float64), tf.ones([batch], tf.float64),
+            tf.constant(5000), tf.constant(1e-8, tf.float64), tf.constant(quorum, tf.float64))
+
+
+def test_descent_with_quorum_one_converges_every_restart(api):
+    x, e, gnorm, steps = api["coulomb_descent"](*descent_args(api, 6, 12, quorum=1.0))
+    assert np.all(gnorm.numpy() <= 1e-8) and int(steps) < 5000
+    check_unit_rows(x.numpy()[0], 12, 3)
+    np.testing.assert_allclose(e.numpy(), [api["riesz_energy"](xi) for xi in x.numpy()], rtol=1e-12)
+
+
+def test_descent_with_quorum_stops_once_the_best_and_half_converged(api):
+    x, e, gnorm, steps = api["coulomb_descent"](*descent_args(api, 16, 30, quorum=0.5))
+    e, gnorm = e.numpy(), gnorm.numpy()
+    assert gnorm[np.argmin(e)] <= 1e-8
+    assert np.mean(gnorm <= 1e-8) >= 0.5
+    _, _, _, all_steps = api["coulomb_descent"](*descent_args(api, 16, 30, quorum=1.0))
+    assert int(steps) <= int(all_steps)
+
+
+def test_xla_and_graph_descent_agree(api):
+    args = descent_args(api, 4, 10, quorum=1.0)
+    _, e_graph, _, _ = api["coulomb_descent"](*args)
+    _, e_xla, _, _ = api["coulomb_descent_xla"](*args)
+    np.testing.assert_allclose(e_xla.numpy(), e_graph.numpy(), rtol=1e-10)
 
 
 def test_24_cell_in_4d(api):
