@@ -192,6 +192,16 @@ def test_descent_with_quorum_stops_once_the_best_and_half_converged(api):
     assert int(steps) <= int(all_steps)
 
 
+def test_descent_stops_instead_of_spreading_nan(api):
+    import tensorflow as tf
+    x, _, _, _, tol, quorum = descent_args(api, 3, 8, quorum=1.0)
+    unit = tf.constant([10.0, 0.1, 0.1], tf.float64)    # (r/10)^-1536 overflows in the first only
+    x_out, _, _, steps = api["riemannian_descent"](x, tf.constant(1536.0, tf.float64), unit,
+                                                   tf.constant(300), tol, quorum)
+    assert int(steps) == 0
+    np.testing.assert_array_equal(x_out.numpy(), x.numpy())
+
+
 def test_xla_and_graph_descent_agree(api):
     args = descent_args(api, 4, 10, quorum=1.0)
     _, e_graph, _, _ = api["coulomb_descent"](*args)
