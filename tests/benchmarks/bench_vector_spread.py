@@ -18,12 +18,19 @@ On a shared machine, pin it to one core and one TensorFlow thread:
 
 Reference tables (../shared/reference, for benchmarks only) cover Thomson N <= 100 and Tammes
 N <= 30; Tammes N = 31..50 come from TAMMES_31_50 below, Thomson N = 200 from THOMSON_PUBLISHED.
-Beyond them the "record" is the best value found by either method in this run.
+For Thomson N = 101..199 there is no published table at hand: --best-found thomson_best_found.csv
+gives the lowest energy either method reached in this project's full runs (TF solver and baseline,
+see the results file); without it the "record" is the best value found by either method in this run.
 
-The full Thomson range takes about two hours; on 2 cores run two halves side by side, each pinned
-to its own core:
-    taskset -c 0 python tests/benchmarks/bench_vector_spread.py --threads 1 --thomson 101-140 ...
-    taskset -c 1 python tests/benchmarks/bench_vector_spread.py --threads 1 --thomson 141-200
+A full run of N = 101..200 takes about two hours (the TF solver uses its whole 50 s budget for
+most N, not knowing the record). --stop-at-record stops it once it reaches the record instead, which
+measures the same time-to-record in a fraction of the time (its total time is then not measured).
+On 2 cores, run two halves side by side, each pinned to its own core:
+    taskset -c 0 python tests/benchmarks/bench_vector_spread.py --threads 1 --thomson 101-150 \
+        --best-found tests/benchmarks/thomson_best_found.csv --stop-at-record > a.log
+    taskset -c 1 python tests/benchmarks/bench_vector_spread.py --threads 1 --thomson 151-200 \
+        --best-found tests/benchmarks/thomson_best_found.csv --stop-at-record > b.log
+    python tests/benchmarks/bench_vector_spread.py --summarize a.log b.log
 """
 import argparse
 import csv
@@ -98,6 +105,35 @@ def fmt(seconds, budget=None):
     return f"{seconds:.2f}" if seconds < 10 else f"{seconds:.1f}"
 
 
+class RecordReached(Exception):
+    """Raised by StopAtRecord to end a solver run early."""
+
+
+class StopAtRecord(list):
+    """A solver trace that ends the run (by raising RecordReached) once the best so far is a record."""
+
+    def __init__(self, reached):
+        super().__init__()
+        self.reached = reached
+
+    def append(self, item):
+        super().append(item)
+        if self.reached(item[1]):
+            raise RecordReached
+
+
+def read_best_found(path):
+    """Best Thomson energies found by earlier benchmark runs here (CSV: N, energy), or {}."""
+    if not path:
+        return {}
+    with open(path, newline="") as f:
+        return {int(r["N"]): float(r["energy"]) for r in csv.DictReader(f)}
+
+
+def fmt_ratio(ratio):
+    return "-" if ratio is None else f"{ratio:.3g}"
+
+
 def coulomb_and_grad(y, n):
     """Energy and analytic gradient of the Coulomb energy of the normalised rows of y."""
     y = y.reshape(n, 3)
@@ -126,51 +162,83 @@ def baseline_thomson(n, target, budget, seed=0):
     return best, None
 
 
-def bench_thomson(api, ns, budget):
+def bench_thomson(api, ns, budget, best_found=None, stop_at_record=False):
     ref = read_table("thomson_energies_N2-100.csv", "best_known_energy")
-    ref.update({n: e for n, e in THOMSON_PUBLISHED.items() if n not in ref})
+    sources = {n: "table" for n in ref}
+    for n, e in (best_found or {}).items():
+        ref.setdefault(n, e)
+        sources.setdefault(n, "found here")
+    for n, e in THOMSON_PUBLISHED.items():
+        ref[n], sources[n] = e, "published"
     print("\nThomson (s=1) in 3D: gap = energy - record; baseline = multistart SciPy L-BFGS")
     print("TF ttr = TF time-to-record, TF tot = TF total time; ratio_ttr = base ttr / TF ttr, "
           "ratio_tot = base ttr / TF tot")
     print(f"{'N':>4} {'TF energy':>17} {'gap':>9} {'TF ttr':>7} {'TF tot':>7} {'base gap':>9} "
-          f"{'base ttr':>8} {'r_ttr':>6} {'r_tot':>6}  record")
-    misses, base_misses, ratios_ttr, ratios_tot, by_n = [], [], [], [], {}
+          f"{'base ttr':>8} {'r_ttr':>7} {'r_tot':>7}  record")
+    rows = []
     for n in ns:
-        trace = []
-        t = time.perf_counter()
-        energy = api["riesz_energy"](api["solve_thomson"](n, trace=trace))
-        tf_s = time.perf_counter() - t
         target = ref.get(n)
+        stop = stop_at_record and target is not None
+        trace = StopAtRecord(lambda e: e - target <= 1e-6) if stop else []
+        t = time.perf_counter()
+        try:
+            energy = api["riesz_energy"](api["solve_thomson"](n, trace=trace))
+            tf_s = time.perf_counter() - t
+        except RecordReached:          # stopped at the record: the total time is not measured
+            energy, tf_s = trace[-1][1], None
         base_e, base_s = baseline_thomson(n, target if target is not None else energy, budget)
         record = target if target is not None else min(energy, base_e)
-        source = ("table" if n <= 100 else "published") if target is not None else "best of both"
+        source = sources.get(n, "best of both")
         gap, base_gap = energy - record, base_e - record
         hit = gap <= 1e-6
         tf_ttr = time_to(trace, lambda e: e - record <= 1e-6) if hit else None
         r_ttr = base_s / tf_ttr if (tf_ttr and base_s is not None) else None
-        r_tot = base_s / tf_s if (hit and base_s is not None) else None
-        if r_ttr is not None:
-            ratios_ttr.append(r_ttr)
-            by_n[n] = r_ttr
-        if r_tot is not None:
-            ratios_tot.append(r_tot)
-        if not hit or tf_s > 60:
-            misses.append(n)
-        if base_s is None:
-            base_misses.append(n)
-        print(f"{n:4d} {energy:17.9f} {gap:9.1e} {fmt(tf_ttr):>7} {tf_s:7.1f} {base_gap:9.1e} "
-              f"{fmt(base_s, budget):>8} {fmt(r_ttr):>6} {fmt(r_tot):>6}  {source}", flush=True)
-    for name, ratios in (("time-to-record (like for like)", ratios_ttr), ("TF total time", ratios_tot)):
+        r_tot = base_s / tf_s if (hit and base_s is not None and tf_s) else None
+        r_tot = r_tot if tf_s is not None else None
+        rows.append(dict(n=n, hit=hit, tf_s=tf_s, base_s=base_s, r_ttr=r_ttr, r_tot=r_tot))
+        tf_tot = "stop" if tf_s is None else f"{tf_s:.1f}"
+        print(f"{n:4d} {energy:17.9f} {gap:9.1e} {fmt(tf_ttr):>7} {tf_tot:>7} {base_gap:9.1e} "
+              f"{fmt(base_s, budget):>8} {fmt_ratio(r_ttr):>7} {fmt_ratio(r_tot):>7}  {source}", flush=True)
+    print_thomson_summary(rows, budget)
+
+
+def print_thomson_summary(rows, budget):
+    """Ratios overall and per N range, and the misses, of Thomson rows (dicts, one per N)."""
+    for name, key in (("time-to-record (like for like)", "r_ttr"), ("TF total time", "r_tot")):
+        ratios = [r[key] for r in rows if r[key] is not None]
         if ratios:
             print(f"baseline time-to-record / {name}: median {np.median(ratios):.2f}, geometric mean "
                   f"{np.exp(np.mean(np.log(ratios))):.2f}, over {len(ratios)} N where both reached the record")
     for lo, hi in RATIO_RANGES:
-        ratios = [r for n, r in by_n.items() if lo <= n <= hi]
+        ratios = [r["r_ttr"] for r in rows if lo <= r["n"] <= hi and r["r_ttr"] is not None]
         if ratios:
             print(f"  N {lo}-{hi}: time-to-record ratio geometric mean {np.exp(np.mean(np.log(ratios))):.2f}, "
                   f"median {np.median(ratios):.2f}, TF faster for {sum(r > 1 for r in ratios)} of {len(ratios)} N")
+    base_misses = [r["n"] for r in rows if r["base_s"] is None]
+    misses = [r["n"] for r in rows if not r["hit"] or (r["tf_s"] or 0) > 60]
     print(f"N where the baseline missed the record within {budget:.0f} s: {base_misses or 'none'}")
     print(f"Thomson N that missed (gap > 1e-6 or > 60 s): {misses or 'none'}", flush=True)
+
+
+def read_thomson_rows(paths):
+    """Thomson rows of earlier benchmark logs (a later row for the same N replaces an earlier one)."""
+    by_n = {}
+    for path in paths:
+        in_table = False
+        for line in Path(path).read_text().splitlines():
+            if line.startswith("Thomson (s=1)"):
+                in_table = True
+                continue
+            fields = line.split()
+            if not in_table or len(fields) < 10 or not fields[0].isdigit():
+                in_table = in_table and not line.startswith("baseline")
+                continue
+            n, gap, tf_s, base_s, r_ttr, r_tot = (fields[i] for i in (0, 2, 4, 6, 7, 8))
+            number = lambda text: None if text in ("-",) or text.startswith(">") else float(text)  # noqa: E731
+            by_n[int(n)] = dict(n=int(n), hit=float(gap) <= 1e-6, tf_s=number(tf_s.replace("stop", "-")),
+                                base_s=number(base_s),
+                                r_ttr=number(r_ttr), r_tot=number(r_tot))
+    return [by_n[n] for n in sorted(by_n)]
 
 
 def bench_max_min(api, cases, title, reference):
@@ -201,9 +269,20 @@ def main():
     parser.add_argument("--baseline-budget", type=float, default=60.0, help="seconds per N for the baseline")
     parser.add_argument("--threads", type=int, default=0,
                         help="TensorFlow intra- and inter-op threads (0: TensorFlow's default)")
+    parser.add_argument("--best-found", metavar="CSV",
+                        help="Thomson records beyond the tables: best energies found by earlier runs (N,energy)")
+    parser.add_argument("--stop-at-record", action="store_true",
+                        help="stop the TF solver once it reaches the record (TF total time is then not measured)")
+    parser.add_argument("--summarize", nargs="+", metavar="LOG",
+                        help="only summarise the Thomson rows of earlier logs (e.g. two halves run side by side)")
     args = parser.parse_args()
+    if args.summarize:
+        rows = read_thomson_rows(args.summarize)
+        print(f"Thomson summary over {len(rows)} N from {', '.join(args.summarize)}")
+        print_thomson_summary(rows, args.baseline_budget)
+        return
     if not (args.thomson or args.tammes or args.exact):
-        parser.error("choose at least one of --thomson, --tammes, --exact")
+        parser.error("choose at least one of --thomson, --tammes, --exact, --summarize")
     api = load_api()
     if args.threads:
         api["tf"].config.threading.set_intra_op_parallelism_threads(args.threads)
@@ -231,7 +310,8 @@ def main():
             return {(24, 4): 60.0, (120, 4): 36.0}[(n, d)]
         bench_max_min(api, cases, "Exact optima in higher dimensions", exact)
     if args.thomson:
-        bench_thomson(api, parse_ns(args.thomson), args.baseline_budget)
+        bench_thomson(api, parse_ns(args.thomson), args.baseline_budget,
+                      read_best_found(args.best_found), args.stop_at_record)
 
 
 if __name__ == "__main__":
