@@ -194,7 +194,6 @@ def bench_thomson(api, ns, budget, best_found=None, stop_at_record=False):
         tf_ttr = time_to(trace, lambda e: e - record <= 1e-6) if hit else None
         r_ttr = base_s / tf_ttr if (tf_ttr and base_s is not None) else None
         r_tot = base_s / tf_s if (hit and base_s is not None and tf_s) else None
-        r_tot = r_tot if tf_s is not None else None
         rows.append(dict(n=n, hit=hit, tf_s=tf_s, base_s=base_s, r_ttr=r_ttr, r_tot=r_tot))
         tf_tot = "stop" if tf_s is None else f"{tf_s:.1f}"
         print(f"{n:4d} {energy:17.9f} {gap:9.1e} {fmt(tf_ttr):>7} {tf_tot:>7} {base_gap:9.1e} "
@@ -220,24 +219,25 @@ def print_thomson_summary(rows, budget):
     print(f"Thomson N that missed (gap > 1e-6 or > 60 s): {misses or 'none'}", flush=True)
 
 
+def logged_number(text):
+    """A number as printed in a Thomson row, or None for "-", "stop" and ">budget"."""
+    return None if text in ("-", "stop") or text.startswith(">") else float(text)
+
+
 def read_thomson_rows(paths):
     """Thomson rows of earlier benchmark logs (a later row for the same N replaces an earlier one)."""
     by_n = {}
     for path in paths:
         in_table = False
         for line in Path(path).read_text().splitlines():
-            if line.startswith("Thomson (s=1)"):
-                in_table = True
-                continue
             fields = line.split()
-            if not in_table or len(fields) < 10 or not fields[0].isdigit():
-                in_table = in_table and not line.startswith("baseline")
-                continue
-            n, gap, tf_s, base_s, r_ttr, r_tot = (fields[i] for i in (0, 2, 4, 6, 7, 8))
-            number = lambda text: None if text in ("-",) or text.startswith(">") else float(text)  # noqa: E731
-            by_n[int(n)] = dict(n=int(n), hit=float(gap) <= 1e-6, tf_s=number(tf_s.replace("stop", "-")),
-                                base_s=number(base_s),
-                                r_ttr=number(r_ttr), r_tot=number(r_tot))
+            if line.startswith("Thomson (s=1)") or line.startswith("baseline"):
+                in_table = line.startswith("Thomson")     # a table ends at its summary lines
+            elif in_table and len(fields) >= 10 and fields[0].isdigit():
+                n, gap, tf_s, base_s, r_ttr, r_tot = (fields[i] for i in (0, 2, 4, 6, 7, 8))
+                by_n[int(n)] = dict(n=int(n), hit=float(gap) <= 1e-6, tf_s=logged_number(tf_s),
+                                    base_s=logged_number(base_s), r_ttr=logged_number(r_ttr),
+                                    r_tot=logged_number(r_tot))
     return [by_n[n] for n in sorted(by_n)]
 
 
