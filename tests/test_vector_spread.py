@@ -144,6 +144,34 @@ def test_trace_records_best_after_each_round(api, solver, measure):
     assert trace[-1][1] == pytest.approx(api[measure](x), abs=1e-9)
 
 
+def test_kicks_around_moves_every_point_or_a_few(api):
+    rng = np.random.default_rng(0)
+    best = api["random_unit_vectors"](1, 40, 3, rng)[0]
+    kicks = api["kicks_around"](best, 8, rng)
+    assert kicks.shape == (8, 40, 3)
+    np.testing.assert_allclose(np.linalg.norm(kicks, axis=-1), 1.0, atol=1e-12)
+    moved_rows = np.sum(np.any(np.abs(kicks - best) > 1e-12, axis=-1), axis=1)
+    assert np.all(moved_rows[:4] == 40)                      # jiggled: every point
+    assert np.all((moved_rows[4:] >= 1) & (moved_rows[4:] <= 3))   # 1 to 3 points moved
+
+
+def test_thomson_returns_unit_rows_when_no_restart_converged(api):
+    import tensorflow as tf
+    descent = api["coulomb_descent"]
+
+    def three_steps(x, s, unit, steps, tol, quorum):
+        return descent(x, s, unit, tf.constant(3), tol, quorum)
+
+    api["coulomb_descent"] = three_steps       # far too few steps for any restart to converge
+    try:
+        trace = []
+        x = api["solve_thomson"](10, max_rounds=1, trace=trace)
+    finally:
+        api["coulomb_descent"] = descent
+    check_unit_rows(x, 10, 3)
+    assert len(trace) == 1 and trace[0][1] == np.inf
+
+
 def test_seed_makes_results_reproducible(api):
     a = api["solve_thomson"](9, seed=3)
     b = api["solve_thomson"](9, seed=3)
