@@ -76,12 +76,16 @@ def load_api():
     return run_api_cells(NOTEBOOK, "vector_spread_api")
 
 
-def read_table(name, column):
-    path = REFERENCE / name
-    if not path.exists():
-        return {}
+def read_column(path, column):
+    """{N: value} from a CSV file with columns N and `column`."""
     with open(path, newline="") as f:
         return {int(r["N"]): float(r[column]) for r in csv.DictReader(f)}
+
+
+def read_table(name, column):
+    """A reference table of ../shared/reference, or {} where it is not available."""
+    path = REFERENCE / name
+    return read_column(path, column) if path.exists() else {}
 
 
 def parse_ns(text):
@@ -124,10 +128,7 @@ class StopAtRecord(list):
 
 def read_best_found(path):
     """Best Thomson energies found by earlier benchmark runs here (CSV: N, energy), or {}."""
-    if not path:
-        return {}
-    with open(path, newline="") as f:
-        return {int(r["N"]): float(r["energy"]) for r in csv.DictReader(f)}
+    return read_column(path, "energy") if path else {}
 
 
 def fmt_ratio(ratio):
