@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
-from matplotlib.colors import LogNorm
+from matplotlib.colors import ListedColormap, LogNorm
 from matplotlib.figure import Figure
 
 from common.style import COLORS
@@ -58,14 +58,25 @@ def fit_animation(x: np.ndarray, y: np.ndarray, history: np.ndarray, *, exact: t
     return fig, update
 
 
+def _band_colormap(name: str, n_bands: int) -> ListedColormap:
+    """One colour per contour band, taken at the band's centre, so last-bit noise cannot pick a neighbour."""
+    # A LogNorm over geometric levels puts band i of n at (i + 0.5) / n. With 24 bands and the usual
+    # 256-entry colormap, every third band lands exactly on an entry boundary, where numpy's log10 one
+    # ulp off (AVX-512 code versus AVX2/libm) picks the next entry: another shade on another CPU.
+    # With n entries, each band sits half an entry from both of its boundaries.
+    base = plt.get_cmap(name)
+    centres = (np.arange(n_bands) + 0.5) / n_bands  # plain arithmetic: the same on every CPU
+    return ListedColormap(base(centres), name=f"{name}_{n_bands}").with_extremes(over=base(1.0))
+
+
 def plot_loss_surface(ax: Axes, x: np.ndarray, y: np.ndarray, slopes: np.ndarray, intercepts: np.ndarray,
                       *, min_loss: float, max_ratio: float = 400.0, colorbar: bool = True) -> None:
     """Filled, log-scaled contours of the line-fit MSE over a grid of slopes and intercepts."""
     slope_grid, intercept_grid = np.meshgrid(slopes, intercepts)
     mse_grid = np.mean((slope_grid[..., None] * x + intercept_grid[..., None] - y) ** 2, axis=-1)
     levels = min_loss * np.geomspace(1, max_ratio, 25)
-    filled = ax.contourf(slope_grid, intercept_grid, mse_grid, levels=levels, cmap="Blues_r",
-                         norm=LogNorm(), extend="max")
+    filled = ax.contourf(slope_grid, intercept_grid, mse_grid, levels=levels,
+                         cmap=_band_colormap("Blues_r", len(levels) - 1), norm=LogNorm(), extend="max")
     if colorbar:
         ax.figure.colorbar(filled, ax=ax, label="MSE", format="{x:,.0f}", ticks=levels[::6])
     ax.set(xlabel="slope $m$", ylabel="intercept $b$")
