@@ -47,7 +47,7 @@ def test_plot_loss_surface_has_its_minimum_at_the_least_squares_line():
     plt.close(fig)
 
 
-# The least-squares MSE of X, Y. Not a value like 4.5, which the colour bar's "{x:,.0f}" labels would
+# About the least-squares MSE of X, Y. Not a value like 4.5, which the colour bar's "{x:,.0f}" labels would
 # round up or down depending on its last bit (a knife edge of the test's making, not of the plot's).
 MIN_LOSS = 2.7
 
