@@ -3,7 +3,6 @@ import os
 
 # TensorFlow's C++ start-up chatter goes to stderr; keep it quiet in test processes too.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 
 def pytest_collectstart(collector):
