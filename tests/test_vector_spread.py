@@ -3,17 +3,16 @@
 The cells tagged `api` are executed on their own, in order, in one namespace, with the working
 directory set to the notebook's folder, as a fresh kernel would run them.
 """
-import csv
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.notebook_api import run_api_cells
+from tests.reference_tables import tammes_angles, thomson_energies
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "vector_spread_example" / "vector_spread_example.ipynb"
-REFERENCE = ROOT.parent / "shared" / "reference"
 
 
 @pytest.fixture(scope="module")
@@ -22,19 +21,21 @@ def api():
     return run_api_cells(NOTEBOOK, "vector_spread_api")
 
 
-def reference_table(name, column):
-    path = REFERENCE / name
-    if not path.exists():
-        pytest.skip(f"reference table {path} not available")
-    with open(path, newline="") as f:
-        return {int(row["N"]): float(row[column]) for row in csv.DictReader(f)}
-
-
 def check_unit_rows(x, n, dims):
     assert isinstance(x, np.ndarray)
     assert x.shape == (n, dims)
     assert x.dtype == np.float64
     np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-12)
+
+
+# ---- the published tables the checks below use (tests/reference, read by tests/reference_tables.py)
+
+def test_reference_tables_cover_their_ranges():
+    thomson, tammes = thomson_energies(), tammes_angles()
+    assert sorted(thomson) == list(range(2, 201)) and sorted(tammes) == list(range(2, 31))
+    assert thomson[2] == 0.5 and thomson[12] == pytest.approx(49.165253058, abs=1e-9)
+    assert np.all(np.diff([thomson[n] for n in range(2, 201)]) > 0)     # energy grows with N
+    assert tammes[6] == 90.0 and np.all(np.diff([tammes[n] for n in range(2, 31)]) <= 0)
 
 
 # ---- measures on hand-made configurations
@@ -117,7 +118,7 @@ def test_ninety_degrees_for_d_plus_2_to_2d(api, n, dims):
 
 @pytest.mark.parametrize("n", [4, 5, 12, 24, 46])   # 46: its first random starts agree on a local minimum
 def test_thomson_reaches_published_energy(api, n):
-    published = reference_table("thomson_energies_N2-100.csv", "best_known_energy")[n]
+    published = thomson_energies()[n]
     x = api["solve_thomson"](n)
     check_unit_rows(x, n, 3)
     assert abs(api["riesz_energy"](x) - published) <= 1e-6
@@ -125,7 +126,7 @@ def test_thomson_reaches_published_energy(api, n):
 
 @pytest.mark.parametrize("n", [7, 12, 13, 14, 20])   # 13: a hard case for energy surrogates
 def test_tammes_reaches_published_angle(api, n):
-    published = reference_table("tammes_angles_N2-30.csv", "best_known_min_angle_deg")[n]
+    published = tammes_angles()[n]
     x = api["solve_max_min_angle"](n)
     check_unit_rows(x, n, 3)
     angle = api["min_angle_deg"](x)
