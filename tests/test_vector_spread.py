@@ -3,6 +3,7 @@
 The cells tagged `api` are executed on their own, in order, in one namespace, with the working
 directory set to the notebook's folder, as a fresh kernel would run them.
 """
+import time
 from pathlib import Path
 
 import numpy as np
@@ -236,6 +237,44 @@ def test_xla_and_graph_descent_agree(api):
     _, e_graph, _, _ = api["coulomb_descent"](*args)
     _, e_xla, _, _ = api["coulomb_descent_xla"](*args)
     np.testing.assert_allclose(e_xla.numpy(), e_graph.numpy(), rtol=1e-10)
+
+
+def test_polish_runs_no_lp_past_its_deadline(api, monkeypatch):
+    def no_lp(*args, **kwargs):
+        raise AssertionError("linprog called after the deadline")
+
+    monkeypatch.setattr(api["scipy"].optimize, "linprog", no_lp)
+    x = api["random_unit_vectors"](1, 12, 3, np.random.default_rng(0))[0] * 2.0
+    polished = api["polish_max_min_angle"](x, deadline=time.perf_counter())
+    np.testing.assert_allclose(polished, x / 2.0, atol=1e-15)       # unit rows, not moved
+
+
+def test_polish_treats_an_lp_out_of_time_as_no_progress(api, monkeypatch):
+    scipy_optimize, time_limits = api["scipy"].optimize, []
+    linprog = scipy_optimize.linprog
+
+    def out_of_time(*args, options=None, **kwargs):
+        time_limits.append((options or {}).get("time_limit"))
+        res = linprog(*args, options=options, **kwargs)
+        res.status, res.x = 1, None       # what HiGHS reports on a time limit (SciPy status 1)
+        return res
+
+    monkeypatch.setattr(scipy_optimize, "linprog", out_of_time)
+    x = api["random_unit_vectors"](1, 12, 3, np.random.default_rng(0))[0]
+    polished = api["polish_max_min_angle"](x, deadline=time.perf_counter() + 30.0)
+    np.testing.assert_array_equal(polished, x / np.linalg.norm(x, axis=1, keepdims=True))
+    assert len(time_limits) == 1 and 0 < time_limits[0] <= 30.0
+
+
+def test_max_min_solver_keeps_its_time_budget_in_7d(api):
+    """N = 50 in 7-D: before the polish had a deadline, its first round (surrogate, then exact LP
+    polish of the best candidates) ran for many minutes against this 10 s budget."""
+    budget = 10.0
+    start = time.perf_counter()
+    x = api["solve_max_min_angle"](50, dims=7, time_limit=budget)
+    elapsed = time.perf_counter() - start
+    check_unit_rows(x, 50, 7)
+    assert elapsed < budget + 20.0, f"took {elapsed:.1f} s against a {budget:.0f} s budget"
 
 
 def test_24_cell_in_4d(api):
