@@ -3,17 +3,17 @@
 The cells tagged `api` are executed on their own, in order, in one namespace, with the working
 directory set to the notebook's folder, as a fresh kernel would run them.
 """
-import csv
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.notebook_api import run_api_cells
+from tests.reference_tables import tammes_angles, thomson_energies
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "vector_spread_example" / "vector_spread_example.ipynb"
-REFERENCE = ROOT.parent / "shared" / "reference"
 
 
 @pytest.fixture(scope="module")
@@ -22,19 +22,21 @@ def api():
     return run_api_cells(NOTEBOOK, "vector_spread_api")
 
 
-def reference_table(name, column):
-    path = REFERENCE / name
-    if not path.exists():
-        pytest.skip(f"reference table {path} not available")
-    with open(path, newline="") as f:
-        return {int(row["N"]): float(row[column]) for row in csv.DictReader(f)}
-
-
 def check_unit_rows(x, n, dims):
     assert isinstance(x, np.ndarray)
     assert x.shape == (n, dims)
     assert x.dtype == np.float64
     np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-12)
+
+
+# ---- the published tables the checks below use (tests/reference, read by tests/reference_tables.py)
+
+def test_reference_tables_cover_their_ranges():
+    thomson, tammes = thomson_energies(), tammes_angles()
+    assert sorted(thomson) == list(range(2, 201)) and sorted(tammes) == list(range(2, 31))
+    assert thomson[2] == 0.5 and thomson[12] == pytest.approx(49.165253058, abs=1e-9)
+    assert np.all(np.diff([thomson[n] for n in range(2, 201)]) > 0)     # energy grows with N
+    assert tammes[6] == 90.0 and np.all(np.diff([tammes[n] for n in range(2, 31)]) <= 0)
 
 
 # ---- measures on hand-made configurations
@@ -117,7 +119,7 @@ def test_ninety_degrees_for_d_plus_2_to_2d(api, n, dims):
 
 @pytest.mark.parametrize("n", [4, 5, 12, 24, 46])   # 46: its first random starts agree on a local minimum
 def test_thomson_reaches_published_energy(api, n):
-    published = reference_table("thomson_energies_N2-100.csv", "best_known_energy")[n]
+    published = thomson_energies()[n]
     x = api["solve_thomson"](n)
     check_unit_rows(x, n, 3)
     assert abs(api["riesz_energy"](x) - published) <= 1e-6
@@ -125,7 +127,7 @@ def test_thomson_reaches_published_energy(api, n):
 
 @pytest.mark.parametrize("n", [7, 12, 13, 14, 20])   # 13: a hard case for energy surrogates
 def test_tammes_reaches_published_angle(api, n):
-    published = reference_table("tammes_angles_N2-30.csv", "best_known_min_angle_deg")[n]
+    published = tammes_angles()[n]
     x = api["solve_max_min_angle"](n)
     check_unit_rows(x, n, 3)
     angle = api["min_angle_deg"](x)
@@ -235,6 +237,44 @@ def test_xla_and_graph_descent_agree(api):
     _, e_graph, _, _ = api["coulomb_descent"](*args)
     _, e_xla, _, _ = api["coulomb_descent_xla"](*args)
     np.testing.assert_allclose(e_xla.numpy(), e_graph.numpy(), rtol=1e-10)
+
+
+def test_polish_runs_no_lp_past_its_deadline(api, monkeypatch):
+    def no_lp(*args, **kwargs):
+        raise AssertionError("linprog called after the deadline")
+
+    monkeypatch.setattr(api["scipy"].optimize, "linprog", no_lp)
+    x = api["random_unit_vectors"](1, 12, 3, np.random.default_rng(0))[0] * 2.0
+    polished = api["polish_max_min_angle"](x, deadline=time.perf_counter())
+    np.testing.assert_allclose(polished, x / 2.0, atol=1e-15)       # unit rows, not moved
+
+
+def test_polish_treats_an_lp_out_of_time_as_no_progress(api, monkeypatch):
+    scipy_optimize, time_limits = api["scipy"].optimize, []
+    linprog = scipy_optimize.linprog
+
+    def out_of_time(*args, options=None, **kwargs):
+        time_limits.append((options or {}).get("time_limit"))
+        res = linprog(*args, options=options, **kwargs)
+        res.status, res.x = 1, None       # what HiGHS reports on a time limit (SciPy status 1)
+        return res
+
+    monkeypatch.setattr(scipy_optimize, "linprog", out_of_time)
+    x = api["random_unit_vectors"](1, 12, 3, np.random.default_rng(0))[0]
+    polished = api["polish_max_min_angle"](x, deadline=time.perf_counter() + 30.0)
+    np.testing.assert_array_equal(polished, x / np.linalg.norm(x, axis=1, keepdims=True))
+    assert len(time_limits) == 1 and 0 < time_limits[0] <= 30.0
+
+
+def test_max_min_solver_keeps_its_time_budget_in_7d(api):
+    """N = 50 in 7-D: before the polish had a deadline, its first round (surrogate, then exact LP
+    polish of the best candidates) ran for many minutes against this 10 s budget."""
+    budget = 10.0
+    start = time.perf_counter()
+    x = api["solve_max_min_angle"](50, dims=7, time_limit=budget)
+    elapsed = time.perf_counter() - start
+    check_unit_rows(x, 50, 7)
+    assert elapsed < budget + 20.0, f"took {elapsed:.1f} s against a {budget:.0f} s budget"
 
 
 def test_24_cell_in_4d(api):

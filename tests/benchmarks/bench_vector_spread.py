@@ -16,24 +16,23 @@ time-to-record (like for like), and over TF total time (what a user without the 
 On a shared machine, pin it to one core and one TensorFlow thread:
     nohup taskset -c 1 python tests/benchmarks/bench_vector_spread.py --threads 1 ... > log 2>&1 &
 
-Reference tables (../shared/reference, for benchmarks only) cover Thomson N <= 100 and Tammes
-N <= 30; Tammes N = 31..50 come from TAMMES_31_50 below, Thomson N = 200 from THOMSON_PUBLISHED.
-For Thomson N = 101..199 there is no published table at hand: --best-found thomson_best_found.csv
-gives the lowest energy either method reached in this project's full runs (TF solver and baseline,
-see the results file); without it the "record" is the best value found by either method in this run.
+Records (for benchmarks and tests only; the solvers never read them): the published tables in
+tests/reference (Thomson N = 2..200, Tammes N = 2..30, read with tests/reference_tables.py) and
+TAMMES_31_50 below. Beyond the tables, the "record" is the best value found by either method in this run.
 
 A full run of N = 101..200 takes about two hours (the TF solver uses its whole 50 s budget for
 most N, not knowing the record). --stop-at-record stops it once it reaches the record instead, which
 measures the same time-to-record in a fraction of the time (its total time is then not measured).
 On 2 cores, run two halves side by side, each pinned to its own core:
     taskset -c 0 python tests/benchmarks/bench_vector_spread.py --threads 1 --thomson 101-150 \
-        --best-found tests/benchmarks/thomson_best_found.csv --stop-at-record > a.log
+        --stop-at-record > a.log
     taskset -c 1 python tests/benchmarks/bench_vector_spread.py --threads 1 --thomson 151-200 \
-        --best-found tests/benchmarks/thomson_best_found.csv --stop-at-record > b.log
+        --stop-at-record > b.log
     python tests/benchmarks/bench_vector_spread.py --summarize a.log b.log
+--summarize compares the TF energies of the logs with the published table again, so it also
+re-analyses logs whose records were not the published ones (see the results file).
 """
 import argparse
-import csv
 import datetime
 import os
 import platform
@@ -48,13 +47,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # for tests.notebook_api, when run as a script
 from tests.notebook_api import run_api_cells  # noqa: E402
+from tests.reference_tables import tammes_angles, thomson_energies  # noqa: E402
 
 NOTEBOOK = ROOT / "vector_spread_example" / "vector_spread_example.ipynb"
-REFERENCE = ROOT.parent / "shared" / "reference"
 
 # Best-known Tammes angles (degrees, 7 decimals) for N = 31..50, from N. J. A. Sloane's tables of
 # spherical packings, as transcribed in a public plotting script (list `angles`, N = 4..50) whose
-# N <= 30 entries agree with ../shared/reference/tammes_angles_N2-30.csv to all 7 decimals; the
+# N <= 30 entries agree with tests/reference/tammes_angles_N2-30.csv to all 7 decimals; the
 # values for N = 31..35 were also reproduced to 7 decimals by the solver here. For the benchmark only.
 TAMMES_31_50 = {
     31: 37.7098291, 32: 37.4752140, 33: 36.2545530, 34: 35.8077844, 35: 35.3198076,
@@ -63,10 +62,6 @@ TAMMES_31_50 = {
     46: 30.9591635, 47: 30.7818159, 48: 30.7627855, 49: 29.9235851, 50: 29.7529564,
 }
 
-# Best-known Thomson energies beyond the reference table: Wikipedia's "Thomson problem" table lists
-# N = 200 (as quoted in a public benchmark note). For the benchmark only.
-THOMSON_PUBLISHED = {200: 18438.842717530}
-
 # N ranges for the summary of time-to-record ratios
 RATIO_RANGES = [(2, 50), (51, 100), (101, 150), (151, 200)]
 
@@ -74,18 +69,6 @@ RATIO_RANGES = [(2, 50), (51, 100), (101, 150), (151, 200)]
 def load_api():
     """Run the notebook's `api` cells in one namespace, cwd = the notebook folder."""
     return run_api_cells(NOTEBOOK, "vector_spread_api")
-
-
-def read_column(path, column):
-    """{N: value} from a CSV file with columns N and `column`."""
-    with open(path, newline="") as f:
-        return {int(r["N"]): float(r[column]) for r in csv.DictReader(f)}
-
-
-def read_table(name, column):
-    """A reference table of ../shared/reference, or {} where it is not available."""
-    path = REFERENCE / name
-    return read_column(path, column) if path.exists() else {}
 
 
 def parse_ns(text):
@@ -126,11 +109,6 @@ class StopAtRecord(list):
             raise RecordReached
 
 
-def read_best_found(path):
-    """Best Thomson energies found by earlier benchmark runs here (CSV: N, energy), or {}."""
-    return read_column(path, "energy") if path else {}
-
-
 def fmt_ratio(ratio):
     return "-" if ratio is None else f"{ratio:.3g}"
 
@@ -163,14 +141,8 @@ def baseline_thomson(n, target, budget, seed=0):
     return best, None
 
 
-def bench_thomson(api, ns, budget, best_found=None, stop_at_record=False):
-    ref = read_table("thomson_energies_N2-100.csv", "best_known_energy")
-    sources = {n: "table" for n in ref}
-    for n, e in (best_found or {}).items():
-        ref.setdefault(n, e)
-        sources.setdefault(n, "found here")
-    for n, e in THOMSON_PUBLISHED.items():
-        ref[n], sources[n] = e, "published"
+def bench_thomson(api, ns, budget, stop_at_record=False):
+    ref = thomson_energies()
     print("\nThomson (s=1) in 3D: gap = energy - record; baseline = multistart SciPy L-BFGS")
     print("TF ttr = TF time-to-record, TF tot = TF total time; ratio_ttr = base ttr / TF ttr, "
           "ratio_tot = base ttr / TF tot")
@@ -189,13 +161,13 @@ def bench_thomson(api, ns, budget, best_found=None, stop_at_record=False):
             energy, tf_s = trace[-1][1], None
         base_e, base_s = baseline_thomson(n, target if target is not None else energy, budget)
         record = target if target is not None else min(energy, base_e)
-        source = sources.get(n, "best of both")
+        source = "published" if n in ref else "best of both"
         gap, base_gap = energy - record, base_e - record
         hit = gap <= 1e-6
         tf_ttr = time_to(trace, lambda e: e - record <= 1e-6) if hit else None
         r_ttr = base_s / tf_ttr if (tf_ttr and base_s is not None) else None
         r_tot = base_s / tf_s if (hit and base_s is not None and tf_s) else None
-        rows.append(dict(n=n, hit=hit, tf_s=tf_s, base_s=base_s, r_ttr=r_ttr, r_tot=r_tot))
+        rows.append(dict(n=n, hit=hit, tf_s=tf_s, base_s=base_s, r_ttr=r_ttr, r_tot=r_tot, comparable=True))
         tf_tot = "stop" if tf_s is None else f"{tf_s:.1f}"
         print(f"{n:4d} {energy:17.9f} {gap:9.1e} {fmt(tf_ttr):>7} {tf_tot:>7} {base_gap:9.1e} "
               f"{fmt(base_s, budget):>8} {fmt_ratio(r_ttr):>7} {fmt_ratio(r_tot):>7}  {source}", flush=True)
@@ -214,9 +186,13 @@ def print_thomson_summary(rows, budget):
         if ratios:
             print(f"  N {lo}-{hi}: time-to-record ratio geometric mean {np.exp(np.mean(np.log(ratios))):.2f}, "
                   f"median {np.median(ratios):.2f}, TF faster for {sum(r > 1 for r in ratios)} of {len(ratios)} N")
-    base_misses = [r["n"] for r in rows if r["base_s"] is None]
+    base_misses = [r["n"] for r in rows if r["base_s"] is None and r["comparable"]]
+    not_comparable = [r["n"] for r in rows if not r["comparable"]]
     misses = [r["n"] for r in rows if not r["hit"] or (r["tf_s"] or 0) > 60]
     print(f"N where the baseline missed the record within {budget:.0f} s: {base_misses or 'none'}")
+    if not_comparable:
+        print(f"N where the log's baseline stopped at a record above the published one (not compared): "
+              f"{not_comparable}")
     print(f"Thomson N that missed (gap > 1e-6 or > 60 s): {misses or 'none'}", flush=True)
 
 
@@ -225,9 +201,35 @@ def logged_number(text):
     return None if text in ("-", "stop") or text.startswith(">") else float(text)
 
 
+def printed_precision(text):
+    """Half a unit in the last digit of a number printed like '4.3e-02' (here 0.0005)."""
+    mantissa, _, exponent = text.partition("e")
+    return 0.5 * 10.0 ** (int(exponent or 0) - len(mantissa.partition(".")[2]))
+
+
+def logged_row(fields, published):
+    """A Thomson row of a log as a dict, judged against the published energy when there is one.
+
+    Older logs measured against other records (the lowest energy found here, or the best of both
+    methods). Where that record was above the published energy, the logged times are times to the
+    wrong record: the ratios are dropped, and a baseline that stopped there is not comparable.
+    """
+    n, energy, gap = int(fields[0]), float(fields[1]), float(fields[2])
+    row = dict(n=n, hit=gap <= 1e-6, tf_s=logged_number(fields[4]), base_s=logged_number(fields[6]),
+               r_ttr=logged_number(fields[7]), r_tot=logged_number(fields[8]), comparable=True)
+    if published is None:
+        return row
+    row["hit"] = energy - published <= 1e-6
+    if energy - gap - published > 1e-6 + printed_precision(fields[2]):   # the log's record was higher
+        row.update(r_ttr=None, r_tot=None, comparable=row["base_s"] is None)
+        if not row["comparable"]:
+            row["base_s"] = None
+    return row
+
+
 def read_thomson_rows(paths):
     """Thomson rows of earlier benchmark logs (a later row for the same N replaces an earlier one)."""
-    by_n = {}
+    published, by_n = thomson_energies(), {}
     for path in paths:
         in_table = False
         for line in Path(path).read_text().splitlines():
@@ -235,10 +237,7 @@ def read_thomson_rows(paths):
             if line.startswith("Thomson (s=1)") or line.startswith("baseline"):
                 in_table = line.startswith("Thomson")     # a table ends at its summary lines
             elif in_table and len(fields) >= 10 and fields[0].isdigit():
-                n, gap, tf_s, base_s, r_ttr, r_tot = (fields[i] for i in (0, 2, 4, 6, 7, 8))
-                by_n[int(n)] = dict(n=int(n), hit=float(gap) <= 1e-6, tf_s=logged_number(tf_s),
-                                    base_s=logged_number(base_s), r_ttr=logged_number(r_ttr),
-                                    r_tot=logged_number(r_tot))
+                by_n[int(fields[0])] = logged_row(fields, published.get(int(fields[0])))
     return [by_n[n] for n in sorted(by_n)]
 
 
@@ -270,8 +269,6 @@ def main():
     parser.add_argument("--baseline-budget", type=float, default=60.0, help="seconds per N for the baseline")
     parser.add_argument("--threads", type=int, default=0,
                         help="TensorFlow intra- and inter-op threads (0: TensorFlow's default)")
-    parser.add_argument("--best-found", metavar="CSV",
-                        help="Thomson records beyond the tables: best energies found by earlier runs (N,energy)")
     parser.add_argument("--stop-at-record", action="store_true",
                         help="stop the TF solver once it reaches the record (TF total time is then not measured)")
     parser.add_argument("--summarize", nargs="+", metavar="LOG",
@@ -296,7 +293,7 @@ def main():
           f"TensorFlow threads: {args.threads or 'default'}", flush=True)
     api["solve_thomson"](3, max_rounds=1)            # warm-up: trace the tf.functions once
     if args.tammes:
-        table = read_table("tammes_angles_N2-30.csv", "best_known_min_angle_deg")
+        table = tammes_angles()
         table.update({n: a for n, a in TAMMES_31_50.items() if n not in table})
         bench_max_min(api, [(n, 3) for n in parse_ns(args.tammes)], "Tammes in 3D",
                       lambda n, d: table.get(n))
@@ -311,8 +308,7 @@ def main():
             return {(24, 4): 60.0, (120, 4): 36.0}[(n, d)]
         bench_max_min(api, cases, "Exact optima in higher dimensions", exact)
     if args.thomson:
-        bench_thomson(api, parse_ns(args.thomson), args.baseline_budget,
-                      read_best_found(args.best_found), args.stop_at_record)
+        bench_thomson(api, parse_ns(args.thomson), args.baseline_budget, args.stop_at_record)
 
 
 if __name__ == "__main__":
