@@ -153,3 +153,33 @@ def test_attack_reports_flips_honestly(api, model_and_images):
     now = api["predict_proba"](model, adversarial).argmax(axis=1)
     assert np.all(now[steps >= 0] == targets[steps >= 0])
     assert np.all(now[steps == -1] != targets[steps == -1])
+
+
+def test_augment_repeats_for_the_same_seed_and_position(api, model_and_images):
+    _, images = model_and_images
+    tf = api["tf"]
+    image = tf.constant(images[0])
+    first = api["_augment"](7, tf.constant(3, tf.int64), image).numpy()
+    again = api["_augment"](7, tf.constant(3, tf.int64), image).numpy()
+    other = api["_augment"](8, tf.constant(3, tf.int64), image).numpy()
+    assert first.dtype == np.uint8 and first.shape == images[0].shape
+    assert np.array_equal(first, again)
+    assert not np.array_equal(first, other)
+
+
+def test_recalibrated_batchnorm_holds_the_exact_statistics_of_its_inputs(api, model_and_images):
+    _, images = model_and_images
+    tf, layers = api["tf"], api["layers"]
+    api["keras"].utils.set_random_seed(1)
+    model = api["build_model"]()
+    api["recalibrate_batchnorm"](model, images, batch_size=4)   # batches of unequal size: 4 and 2
+    h = tf.constant(images, tf.float32)
+    checked = 0
+    for layer in model.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            values = h.numpy().astype(np.float64).reshape(-1, h.shape[-1])
+            np.testing.assert_allclose(layer.moving_mean.numpy(), values.mean(axis=0), rtol=1e-4, atol=1e-6)
+            np.testing.assert_allclose(layer.moving_variance.numpy(), values.var(axis=0), rtol=1e-3, atol=1e-7)
+            checked += 1
+        h = layer(h, training=False)
+    assert checked == 4
