@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -11,6 +10,8 @@ from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
+
+from common.files import write_atomically
 
 # How many frames (spread over the animation) the shared palette is computed from.
 _PALETTE_SAMPLE_FRAMES = 8
@@ -99,27 +100,6 @@ def _shared_palette(frames: Sequence[np.ndarray]) -> Image.Image:
                                              dither=Image.Dither.NONE)
 
 
-def _new_file_mode() -> int:
-    """The permissions a plain open() would give a new file under the current umask."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def _write_atomically(path: Path, write: Callable[[str], None]) -> None:
-    """Write through a temp file in the same folder, then replace `path` in one step."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, _new_file_mode())  # mkstemp makes private (0600) files
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike, *, fps: float = 2, loop: int = 0) -> None:
     """Write equal-sized H×W×3 uint8 frames as a GIF with one shared palette, atomically.
 
@@ -140,11 +120,11 @@ def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike, *, fps: floa
     images = [Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
     palette_bytes = bytes(images[0].palette.palette)  # passing it keeps one global palette
 
-    def write(tmp: str) -> None:
+    def write(tmp: Path) -> None:
         images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], palette=palette_bytes,
                        duration=duration_ms, loop=int(loop), disposal=1, optimize=True)
 
-    _write_atomically(path, write)
+    write_atomically(path, write)
 
 
 def _animated(artists: Iterable[Artist] | None, step: int) -> list[Artist]:

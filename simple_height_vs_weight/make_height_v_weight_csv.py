@@ -14,10 +14,11 @@ Run: python make_height_v_weight_csv.py
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
 
 import numpy as np
+
+from common.files import write_atomically
 
 SEED = 2024
 N_PEOPLE = 150
@@ -39,12 +40,14 @@ def sample_people(n: int = N_PEOPLE, seed: int = SEED) -> tuple[np.ndarray, np.n
 def write_csv(path: Path) -> None:
     """Write the table atomically (temp file, then replace)."""
     height, weight = sample_people()
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["height_in", "weight_lb"])
-        writer.writerows((f"{h:.1f}", f"{w:.1f}") for h, w in zip(height, weight))
-    os.replace(tmp, path)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["height_in", "weight_lb"])
+            writer.writerows((f"{h:.1f}", f"{w:.1f}") for h, w in zip(height, weight, strict=True))
+
+    write_atomically(path, write)
 
 
 if __name__ == "__main__":

@@ -11,14 +11,14 @@ and each notebook is written atomically, so a failed run never leaves a half-wri
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+
+from common.files import write_atomically
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_FOLDERS = ("simple_height_vs_weight", "vector_spread_example", "adversarial_example")
@@ -61,15 +61,7 @@ def execute_in_place(path: Path, timeout: int = 1800) -> float:
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     elapsed = time.perf_counter() - start
     drop_volatile_parts(nb)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        nbformat.write(nb, tmp)
-        os.chmod(tmp, os.stat(path).st_mode & 0o777)  # keep the notebook's permissions
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    write_atomically(path, lambda tmp: nbformat.write(nb, tmp))
     return elapsed
 
 
