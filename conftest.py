@@ -1,11 +1,53 @@
-"""Project-wide pytest hooks: keep strict nbval comparing what matters."""
+"""Project-wide pytest hooks: strict nbval compares what matters; the cats-vs-dogs data policy."""
 import os
+from pathlib import Path
+
+import pytest
 
 # TensorFlow's C++ start-up chatter goes to stderr; keep it quiet in test processes too.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+ROOT = Path(__file__).resolve().parent
+ADVERSARIAL_NOTEBOOK = ROOT / "adversarial_example" / "adversarial_cats_dogs.ipynb"
 
 
 def pytest_collectstart(collector):
     """Do not compare stderr streams: TF/absl log lines differ between runs and machines."""
     if hasattr(collector, "skip_compare"):
         collector.skip_compare = tuple(collector.skip_compare) + ("stderr",)
+
+
+def _find_cats_dogs_dir() -> Path:
+    """The cats-vs-dogs images, as the notebook finds them, but never downloaded (no network here).
+
+    Raises FileNotFoundError, naming both ways to get them, when they are not available offline.
+    """
+    from tests.notebook_api import import_beside  # imports TensorFlow: only when needed
+
+    return import_beside(ADVERSARIAL_NOTEBOOK, "cats_dogs_data").find_data_dir(download=False)
+
+
+def pytest_collection_modifyitems(config, items):
+    """The REQUIRE_CATS_DOGS policy: the adversarial notebook and the tests that read its images.
+
+    Without the images offline, those are skipped with the reason; with REQUIRE_CATS_DOGS=1 (as CI
+    sets), the run stops with an error instead.
+    """
+    needs_images = [item for item in items if item.path == ADVERSARIAL_NOTEBOOK
+                    or "cats_dogs_dir" in getattr(item, "fixturenames", ())]
+    if not needs_images:
+        return
+    try:
+        _find_cats_dogs_dir()
+    except FileNotFoundError as error:
+        if os.environ.get("REQUIRE_CATS_DOGS") == "1":
+            raise pytest.UsageError(f"REQUIRE_CATS_DOGS=1 but {error}") from None
+        for item in needs_images:
+            reason = f"cats-vs-dogs images not available offline: {error}"
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(scope="session")
+def cats_dogs_dir() -> Path:
+    """The folder of the cats-vs-dogs images ($CATS_DOGS_DIR or Keras' cache)."""
+    return _find_cats_dogs_dir()

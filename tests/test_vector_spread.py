@@ -1,7 +1,7 @@
-"""Tests of the vector-spread notebook's api cells (vector_spread_example/vector_spread_example.ipynb).
+"""Tests of the api cells of vector_spread_example/vector_spread_example.ipynb.
 
-The cells tagged `api` are executed on their own, in order, in one namespace, with the working
-directory set to the notebook's folder, as a fresh kernel would run them.
+The cells tagged `api` are loaded as the module `vector_spread` (run on their own, in order, with
+the notebook's folder as working directory, as a fresh kernel would run them).
 """
 import time
 from pathlib import Path
@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.notebook_api import run_api_cells
+from tests.notebook_api import load_api_module
 from tests.reference_tables import tammes_angles, thomson_energies
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,9 +17,9 @@ NOTEBOOK = ROOT / "vector_spread_example" / "vector_spread_example.ipynb"
 
 
 @pytest.fixture(scope="module")
-def api():
-    """Namespace holding what the notebook's `api` cells define."""
-    return run_api_cells(NOTEBOOK, "vector_spread_api")
+def spread():
+    """The notebook's `api` cells as a module."""
+    return load_api_module(NOTEBOOK, "vector_spread")
 
 
 def check_unit_rows(x, n, dims):
@@ -29,7 +29,7 @@ def check_unit_rows(x, n, dims):
     np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-12)
 
 
-# ---- the published tables the checks below use (tests/reference, read by tests/reference_tables.py)
+# ---- the published tables that the checks below use (tests/reference, tests/reference_tables.py)
 
 def test_reference_tables_cover_their_ranges():
     thomson, tammes = thomson_energies(), tammes_angles()
@@ -41,19 +41,21 @@ def test_reference_tables_cover_their_ranges():
 
 # ---- measures on hand-made configurations
 
-def test_min_angle_of_hand_made_configurations(api):
-    min_angle_deg = api["min_angle_deg"]
+def test_min_angle_of_hand_made_configurations(spread):
+    min_angle_deg = spread.min_angle_deg
     assert min_angle_deg([[1, 0], [0, 1]]) == pytest.approx(90.0)
     assert min_angle_deg([[1, 0], [-1, 0]]) == pytest.approx(180.0)
-    assert min_angle_deg([[2, 0, 0], [0, 3, 0], [0, 0, 0.5]]) == pytest.approx(90.0)  # lengths ignored
+    # lengths are ignored
+    assert min_angle_deg([[2, 0, 0], [0, 3, 0], [0, 0, 0.5]]) == pytest.approx(90.0)
     tiny = 1e-7
-    assert min_angle_deg([[1, 0], [np.cos(tiny), np.sin(tiny)]]) == pytest.approx(np.degrees(tiny), rel=1e-6)
+    assert min_angle_deg([[1, 0], [np.cos(tiny), np.sin(tiny)]]) == pytest.approx(
+        np.degrees(tiny), rel=1e-6)
     tetrahedron = np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]], dtype=float)
     assert min_angle_deg(tetrahedron) == pytest.approx(np.degrees(np.arccos(-1 / 3)), abs=1e-12)
 
 
-def test_riesz_energy_of_hand_made_configurations(api):
-    riesz_energy = api["riesz_energy"]
+def test_riesz_energy_of_hand_made_configurations(spread):
+    riesz_energy = spread.riesz_energy
     assert riesz_energy([[0, 0, 1], [0, 0, -1]]) == pytest.approx(0.5)
     triangle = [[np.cos(a), np.sin(a)] for a in 2 * np.pi * np.arange(3) / 3]
     assert riesz_energy(triangle) == pytest.approx(3 / np.sqrt(3))
@@ -63,10 +65,10 @@ def test_riesz_energy_of_hand_made_configurations(api):
 
 
 @pytest.mark.parametrize("bad", [[[1, 0]], [1, 0, 0], [[1], [2]], [[np.nan, 0], [0, 1]]])
-def test_measures_reject_bad_arrays(api, bad):
+def test_measures_reject_bad_arrays(spread, bad):
     for name in ("min_angle_deg", "riesz_energy"):
         with pytest.raises(ValueError):
-            api[name](bad)
+            getattr(spread, name)(bad)
 
 
 # ---- input checks of the solvers
@@ -82,74 +84,76 @@ def test_measures_reject_bad_arrays(api, bad):
     (dict(n=4, dims=3.0), "dims must be an integer"),
     (dict(n=4, dims=False), "dims must be an integer"),
 ])
-def test_solvers_reject_bad_input(api, solver, kwargs, message):
+def test_solvers_reject_bad_input(spread, solver, kwargs, message):
     with pytest.raises(ValueError, match=message):
-        api[solver](**kwargs)
+        getattr(spread, solver)(**kwargs)
 
 
-def test_solvers_accept_numpy_integers(api):
-    check_unit_rows(api["solve_thomson"](np.int64(3), np.int32(2)), 3, 2)
+def test_solvers_accept_numpy_integers(spread):
+    check_unit_rows(spread.solve_thomson(np.int64(3), np.int32(2)), 3, 2)
 
 
 # ---- known configurations
 
 @pytest.mark.parametrize("n", [2, 3, 5, 8])
-def test_regular_polygon_in_2d(api, n):
-    x = api["solve_max_min_angle"](n, dims=2)
+def test_regular_polygon_in_2d(spread, n):
+    x = spread.solve_max_min_angle(n, dims=2)
     check_unit_rows(x, n, 2)
-    assert api["min_angle_deg"](x) == pytest.approx(360 / n, abs=1e-6)
-    x = api["solve_thomson"](n, dims=2)
+    assert spread.min_angle_deg(x) == pytest.approx(360 / n, abs=1e-6)
+    x = spread.solve_thomson(n, dims=2)
     check_unit_rows(x, n, 2)
-    assert api["min_angle_deg"](x) == pytest.approx(360 / n, abs=1e-6)  # polygon minimises energy too
+    # the polygon minimises the energy too
+    assert spread.min_angle_deg(x) == pytest.approx(360 / n, abs=1e-6)
 
 
 @pytest.mark.parametrize("n, dims", [(3, 3), (4, 3), (4, 5), (5, 4), (6, 5)])
-def test_regular_simplex(api, n, dims):
-    x = api["solve_max_min_angle"](n, dims)
+def test_regular_simplex(spread, n, dims):
+    x = spread.solve_max_min_angle(n, dims)
     check_unit_rows(x, n, dims)
-    assert api["min_angle_deg"](x) == pytest.approx(np.degrees(np.arccos(-1 / (n - 1))), abs=1e-6)
+    assert spread.min_angle_deg(x) == pytest.approx(np.degrees(np.arccos(-1 / (n - 1))), abs=1e-6)
 
 
 @pytest.mark.parametrize("n, dims", [(5, 3), (6, 3), (6, 4), (8, 4), (7, 5)])
-def test_ninety_degrees_for_d_plus_2_to_2d(api, n, dims):
-    x = api["solve_max_min_angle"](n, dims)
+def test_ninety_degrees_for_d_plus_2_to_2d(spread, n, dims):
+    x = spread.solve_max_min_angle(n, dims)
     check_unit_rows(x, n, dims)
-    assert api["min_angle_deg"](x) == pytest.approx(90.0, abs=1e-6)
+    assert spread.min_angle_deg(x) == pytest.approx(90.0, abs=1e-6)
 
 
-@pytest.mark.parametrize("n", [4, 5, 12, 24, 46])   # 46: its first random starts agree on a local minimum
-def test_thomson_reaches_published_energy(api, n):
+# 46: its first random starts agree on a local minimum
+@pytest.mark.parametrize("n", [4, 5, 12, 24, 46])
+def test_thomson_reaches_published_energy(spread, n):
     published = thomson_energies()[n]
-    x = api["solve_thomson"](n)
+    x = spread.solve_thomson(n)
     check_unit_rows(x, n, 3)
-    assert abs(api["riesz_energy"](x) - published) <= 1e-6
+    assert abs(spread.riesz_energy(x) - published) <= 1e-6
 
 
 @pytest.mark.parametrize("n", [7, 12, 13, 14, 20])   # 13: a hard case for energy surrogates
-def test_tammes_reaches_published_angle(api, n):
+def test_tammes_reaches_published_angle(spread, n):
     published = tammes_angles()[n]
-    x = api["solve_max_min_angle"](n)
+    x = spread.solve_max_min_angle(n)
     check_unit_rows(x, n, 3)
-    angle = api["min_angle_deg"](x)
+    angle = spread.min_angle_deg(x)
     assert angle <= published + 1e-6          # more than the optimum would be a bug
     assert published - angle <= 1e-3
 
 
 @pytest.mark.parametrize("solver, measure", [("solve_thomson", "riesz_energy"),
                                              ("solve_max_min_angle", "min_angle_deg")])
-def test_trace_records_best_after_each_round(api, solver, measure):
+def test_trace_records_best_after_each_round(spread, solver, measure):
     trace = []
-    x = api[solver](6, trace=trace)
+    x = getattr(spread, solver)(6, trace=trace)
     assert trace, "trace should get one entry per round"
     times = [t for t, _ in trace]
     assert times == sorted(times) and times[0] >= 0
-    assert trace[-1][1] == pytest.approx(api[measure](x), abs=1e-9)
+    assert trace[-1][1] == pytest.approx(getattr(spread, measure)(x), abs=1e-9)
 
 
-def test_kicks_around_moves_every_point_or_a_few(api):
+def test_kicks_around_moves_every_point_or_a_few(spread):
     rng = np.random.default_rng(0)
-    best = api["random_unit_vectors"](1, 40, 3, rng)[0]
-    kicks = api["kicks_around"](best, 8, rng)
+    best = spread.random_unit_vectors(1, 40, 3, rng)[0]
+    kicks = spread.kicks_around(best, 8, rng)
     assert kicks.shape == (8, 40, 3)
     np.testing.assert_allclose(np.linalg.norm(kicks, axis=-1), 1.0, atol=1e-12)
     moved_rows = np.sum(np.any(np.abs(kicks - best) > 1e-12, axis=-1), axis=1)
@@ -157,100 +161,98 @@ def test_kicks_around_moves_every_point_or_a_few(api):
     assert np.all((moved_rows[4:] >= 1) & (moved_rows[4:] <= 3))   # 1 to 3 points moved
 
 
-def test_thomson_returns_unit_rows_when_no_restart_converged(api):
+def test_thomson_returns_unit_rows_when_no_restart_converged(spread, monkeypatch):
     import tensorflow as tf
-    descent = api["coulomb_descent"]
+    descent = spread.coulomb_descent
 
     def three_steps(x, s, unit, steps, tol, quorum):
         return descent(x, s, unit, tf.constant(3), tol, quorum)
 
-    api["coulomb_descent"] = three_steps       # far too few steps for any restart to converge
-    try:
-        trace = []
-        x = api["solve_thomson"](10, max_rounds=1, trace=trace)
-    finally:
-        api["coulomb_descent"] = descent
+    # far too few steps for any restart to converge
+    monkeypatch.setattr(spread, "coulomb_descent", three_steps)
+    trace = []
+    x = spread.solve_thomson(10, max_rounds=1, trace=trace)
     check_unit_rows(x, 10, 3)
     assert len(trace) == 1 and trace[0][1] == np.inf
 
 
-def test_seed_makes_results_reproducible(api):
-    a = api["solve_thomson"](9, seed=3)
-    b = api["solve_thomson"](9, seed=3)
+def test_seed_makes_results_reproducible(spread):
+    a = spread.solve_thomson(9, seed=3)
+    b = spread.solve_thomson(9, seed=3)
     np.testing.assert_array_equal(a, b)
 
 
-def test_batched_energy_matches_numpy(api):
+def test_batched_energy_matches_numpy(spread):
     import tensorflow as tf
     rng = np.random.default_rng(0)
-    x = api["random_unit_vectors"](3, 6, 4, rng)
-    energies = api["batched_riesz_energy"](tf.constant(x), tf.constant(1.5, tf.float64)).numpy()
-    expected = [api["riesz_energy"](xi, s=1.5) for xi in x]
+    x = spread.random_unit_vectors(3, 6, 4, rng)
+    energies = spread.batched_riesz_energy(tf.constant(x), tf.constant(1.5, tf.float64)).numpy()
+    expected = [spread.riesz_energy(xi, s=1.5) for xi in x]
     np.testing.assert_allclose(energies, expected, rtol=1e-12)
-    coulomb = api["coulomb_energy"](tf.constant(x)).numpy()
-    np.testing.assert_allclose(coulomb, [api["riesz_energy"](xi) for xi in x], rtol=1e-12)
+    coulomb = spread.coulomb_energy(tf.constant(x)).numpy()
+    np.testing.assert_allclose(coulomb, [spread.riesz_energy(xi) for xi in x], rtol=1e-12)
 
 
-def test_energy_in_units_of_smallest_distance_survives_large_exponents(api):
+def test_energy_in_units_of_smallest_distance_survives_large_exponents(spread):
     import tensorflow as tf
     x = np.eye(3)[None]                     # three orthogonal vectors: every distance is sqrt(2)
     unit = tf.constant([np.sqrt(2.0)])      # all terms are then exactly 1, even for s = 2000
-    energy = api["batched_riesz_energy"](tf.constant(x), tf.constant(2000.0, tf.float64), unit)
+    energy = spread.batched_riesz_energy(tf.constant(x), tf.constant(2000.0, tf.float64), unit)
     assert energy.numpy() == pytest.approx([3.0], rel=1e-12)
 
 
-def descent_args(api, batch, n, quorum, seed=0):
+def descent_args(spread, batch, n, quorum, seed=0):
     import tensorflow as tf
-    x = api["random_unit_vectors"](batch, n, 3, np.random.default_rng(seed))
+    x = spread.random_unit_vectors(batch, n, 3, np.random.default_rng(seed))
     return (tf.constant(x), tf.constant(1.0, tf.float64), tf.ones([batch], tf.float64),
             tf.constant(5000), tf.constant(1e-8, tf.float64), tf.constant(quorum, tf.float64))
 
 
-def test_descent_with_quorum_one_converges_every_restart(api):
-    x, e, gnorm, steps = api["coulomb_descent"](*descent_args(api, 6, 12, quorum=1.0))
+def test_descent_with_quorum_one_converges_every_restart(spread):
+    x, e, gnorm, steps = spread.coulomb_descent(*descent_args(spread, 6, 12, quorum=1.0))
     assert np.all(gnorm.numpy() <= 1e-8) and int(steps) < 5000
     check_unit_rows(x.numpy()[0], 12, 3)
-    np.testing.assert_allclose(e.numpy(), [api["riesz_energy"](xi) for xi in x.numpy()], rtol=1e-12)
+    np.testing.assert_allclose(e.numpy(), [spread.riesz_energy(xi) for xi in x.numpy()], rtol=1e-12)
 
 
-def test_descent_with_quorum_stops_once_the_best_and_half_converged(api):
-    x, e, gnorm, steps = api["coulomb_descent"](*descent_args(api, 16, 30, quorum=0.5))
+def test_descent_with_quorum_stops_once_the_best_and_half_converged(spread):
+    x, e, gnorm, steps = spread.coulomb_descent(*descent_args(spread, 16, 30, quorum=0.5))
     e, gnorm = e.numpy(), gnorm.numpy()
     assert gnorm[np.argmin(e)] <= 1e-8
     assert np.mean(gnorm <= 1e-8) >= 0.5
-    _, _, _, all_steps = api["coulomb_descent"](*descent_args(api, 16, 30, quorum=1.0))
+    _, _, _, all_steps = spread.coulomb_descent(*descent_args(spread, 16, 30, quorum=1.0))
     assert int(steps) <= int(all_steps)
 
 
-def test_descent_stops_instead_of_spreading_nan(api):
+def test_descent_stops_instead_of_spreading_nan(spread):
     import tensorflow as tf
-    x, _, _, _, tol, quorum = descent_args(api, 3, 8, quorum=1.0)
+    x, _, _, _, tol, quorum = descent_args(spread, 3, 8, quorum=1.0)
     unit = tf.constant([10.0, 0.1, 0.1], tf.float64)    # (r/10)^-1536 overflows in the first only
-    x_out, _, _, steps = api["riemannian_descent"](x, tf.constant(1536.0, tf.float64), unit,
+    x_out, _, _, steps = spread.riemannian_descent(x, tf.constant(1536.0, tf.float64), unit,
                                                    tf.constant(300), tol, quorum)
     assert int(steps) == 0
     np.testing.assert_array_equal(x_out.numpy(), x.numpy())
 
 
-def test_xla_and_graph_descent_agree(api):
-    args = descent_args(api, 4, 10, quorum=1.0)
-    _, e_graph, _, _ = api["coulomb_descent"](*args)
-    _, e_xla, _, _ = api["coulomb_descent_xla"](*args)
+def test_xla_and_graph_descent_agree(spread):
+    args = descent_args(spread, 4, 10, quorum=1.0)
+    _, e_graph, _, _ = spread.coulomb_descent(*args)
+    _, e_xla, _, _ = spread.coulomb_descent_xla(*args)
     np.testing.assert_allclose(e_xla.numpy(), e_graph.numpy(), rtol=1e-10)
 
 
-def test_polish_runs_no_lp_past_its_deadline(api, monkeypatch):
+def test_polish_runs_no_lp_past_its_deadline(spread, monkeypatch):
     def no_lp(*args, **kwargs):
         raise AssertionError("linprog called after the deadline")
 
-    monkeypatch.setattr(api["scipy"].optimize, "linprog", no_lp)
-    x = api["random_unit_vectors"](1, 12, 3, np.random.default_rng(0))[0] * 2.0
-    polished = api["polish_max_min_angle"](x, deadline=time.perf_counter())
+    monkeypatch.setattr(spread.scipy.optimize, "linprog", no_lp)
+    x = spread.random_unit_vectors(1, 12, 3, np.random.default_rng(0))[0] * 2.0
+    polished = spread.polish_max_min_angle(x, deadline=time.perf_counter())
     np.testing.assert_allclose(polished, x / 2.0, atol=1e-15)       # unit rows, not moved
 
 
-def test_polish_treats_an_lp_out_of_time_as_no_progress(api, monkeypatch):
-    scipy_optimize, time_limits = api["scipy"].optimize, []
+def test_polish_treats_an_lp_out_of_time_as_no_progress(spread, monkeypatch):
+    scipy_optimize, time_limits = spread.scipy.optimize, []
     linprog = scipy_optimize.linprog
 
     def out_of_time(*args, options=None, **kwargs):
@@ -260,24 +262,24 @@ def test_polish_treats_an_lp_out_of_time_as_no_progress(api, monkeypatch):
         return res
 
     monkeypatch.setattr(scipy_optimize, "linprog", out_of_time)
-    x = api["random_unit_vectors"](1, 12, 3, np.random.default_rng(0))[0]
-    polished = api["polish_max_min_angle"](x, deadline=time.perf_counter() + 30.0)
+    x = spread.random_unit_vectors(1, 12, 3, np.random.default_rng(0))[0]
+    polished = spread.polish_max_min_angle(x, deadline=time.perf_counter() + 30.0)
     np.testing.assert_array_equal(polished, x / np.linalg.norm(x, axis=1, keepdims=True))
     assert len(time_limits) == 1 and 0 < time_limits[0] <= 30.0
 
 
-def test_max_min_solver_keeps_its_time_budget_in_7d(api):
+def test_max_min_solver_keeps_its_time_budget_in_7d(spread):
     """N = 50 in 7-D: before the polish had a deadline, its first round (surrogate, then exact LP
     polish of the best candidates) ran for many minutes against this 10 s budget."""
     budget = 10.0
     start = time.perf_counter()
-    x = api["solve_max_min_angle"](50, dims=7, time_limit=budget)
+    x = spread.solve_max_min_angle(50, dims=7, time_limit=budget)
     elapsed = time.perf_counter() - start
     check_unit_rows(x, 50, 7)
     assert elapsed < budget + 20.0, f"took {elapsed:.1f} s against a {budget:.0f} s budget"
 
 
-def test_24_cell_in_4d(api):
-    x = api["solve_max_min_angle"](24, dims=4, max_rounds=1)
+def test_24_cell_in_4d(spread):
+    x = spread.solve_max_min_angle(24, dims=4, max_rounds=1)
     check_unit_rows(x, 24, 4)
-    assert api["min_angle_deg"](x) == pytest.approx(60.0, abs=1e-6)
+    assert spread.min_angle_deg(x) == pytest.approx(60.0, abs=1e-6)

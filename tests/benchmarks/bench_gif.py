@@ -3,7 +3,7 @@
 Same 900x400 two-panel figure and update function for both (scatter with a moving line and a
 changing title; a growing loss curve), 60 frames, figure set-up included in both timings.
 Prints the best of 3 alternating runs of each, the sizes, and their ratios.
-Run: python tests/benchmarks/bench_gif.py
+Run from the repository root: python -m tests.benchmarks.bench_gif
 """
 from __future__ import annotations
 

@@ -5,22 +5,25 @@ tagged `api`), so the figures are those a user gets. Nothing is read from or wri
 cache. A different seed stands in for another machine's rounding: the recipe must clear the
 notebook's accuracy target on every seed, with margin.
 
-    CATS_DOGS_DIR=/path/to/cats_and_dogs_filtered python tests/benchmarks/bench_training.py --seeds 42 1 2
+    CATS_DOGS_DIR=/path/to/cats_and_dogs_filtered python -m tests.benchmarks.bench_training \
+        --seeds 42 1 2
 
-Pin it with `taskset -c 0` to see the one-core figures. Runs take minutes each.
+Run it from the repository root, as a module. Pin it with `taskset -c 0` to see the one-core
+figures. Runs take minutes each.
 """
 import argparse
 import hashlib
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
+from tests.notebook_api import load_api_module
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))  # for tests.notebook_api, when run as a script
-from tests.notebook_api import run_api_cells  # noqa: E402
 
 NOTEBOOK = ROOT / "adversarial_example" / "adversarial_cats_dogs.ipynb"
 
@@ -50,21 +53,23 @@ def main() -> None:
     parser.add_argument("--data-dir", default=None, help="default: $CATS_DOGS_DIR or Keras' cache")
     args = parser.parse_args()
 
-    api = run_api_cells(NOTEBOOK, "adversarial_api")
-    np, tf = api["np"], api["tf"]
-    print(f"CPU: {cpu_model()}, {os.cpu_count()} logical cores, {len(os.sched_getaffinity(0))} usable; "
-          f"TensorFlow {tf.__version__}, TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'unset')}")
-    print(f"recipe: {api['TRAIN_SETTINGS']}")
-    (train_ds, val_ds), _ = api["_load"](api["find_data_dir"](args.data_dir))
+    adv = load_api_module(NOTEBOOK, "adversarial_cats_dogs")
+    onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset")
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} logical cores, "
+          f"{len(os.sched_getaffinity(0))} usable; "
+          f"TensorFlow {adv.tf.__version__}, TF_ENABLE_ONEDNN_OPTS={onednn}")
+    print(f"recipe: {adv.TRAIN_SETTINGS}")
+    train_ds, val_ds = adv.load_datasets(args.data_dir)
     val_images = np.stack([image for image, _ in val_ds.as_numpy_iterator()])
     val_labels = np.array([label for _, label in val_ds.as_numpy_iterator()])
     print(f"{'seed':>6} {'train s':>8} {'val acc':>8} {'digest':>14}")
     rows = []
     for seed in args.seeds:
         start = time.perf_counter()
-        model, _ = api["train_model"](train_ds, val_ds, seed=seed)
+        model, _ = adv.train_model(train_ds, val_ds, seed=seed)
         seconds = time.perf_counter() - start
-        accuracy = float(np.mean(api["predict_proba"](model, val_images).argmax(axis=1) == val_labels))
+        predicted = adv.predict_proba(model, val_images).argmax(axis=1)
+        accuracy = float(np.mean(predicted == val_labels))
         rows.append((seed, seconds, accuracy))
         print(f"{seed:>6} {seconds:8.0f} {accuracy:8.1%} {weights_digest(model):>14}", flush=True)
     accuracies = [a for _, _, a in rows]

@@ -1,5 +1,7 @@
 """Benchmark of the vector-spread solvers (notebook vector_spread_example, cells tagged `api`).
 
+Run from the repository root, as a module (python -m tests.benchmarks.bench_vector_spread ...).
+
 Prints, for each N: the gap to the best-known value, seconds per solve, and for Thomson a multistart
 SciPy L-BFGS baseline (analytic gradient) run in the same process.
 
@@ -10,25 +12,26 @@ is handed the record). The TF solver does not know the record and goes on until 
 rule, so its total wall time is reported too, and two ratios: baseline time-to-record over TF
 time-to-record (like for like), and over TF total time (what a user without the record pays).
 
-    python tests/benchmarks/bench_vector_spread.py --thomson 2-100 --tammes 2-30 --exact
-    python tests/benchmarks/bench_vector_spread.py --thomson 101-200:10 --tammes 31-50
+    python -m tests.benchmarks.bench_vector_spread --thomson 2-100 --tammes 2-30 --exact
+    python -m tests.benchmarks.bench_vector_spread --thomson 101-200:10 --tammes 31-50
 
 On a shared machine, pin it to one core and one TensorFlow thread:
-    nohup taskset -c 1 python tests/benchmarks/bench_vector_spread.py --threads 1 ... > log 2>&1 &
+    nohup taskset -c 1 python -m tests.benchmarks.bench_vector_spread --threads 1 ... > log 2>&1 &
 
 Records (for benchmarks and tests only; the solvers never read them): the published tables in
 tests/reference (Thomson N = 2..200, Tammes N = 2..30, read with tests/reference_tables.py) and
-TAMMES_31_50 below. Beyond the tables, the "record" is the best value found by either method in this run.
+TAMMES_31_50 below. Beyond the tables, the "record" is the best value found by either method in
+this run.
 
 A full run of N = 101..200 takes about two hours (the TF solver uses its whole 50 s budget for
 most N, not knowing the record). --stop-at-record stops it once it reaches the record instead, which
 measures the same time-to-record in a fraction of the time (its total time is then not measured).
 On 2 cores, run two halves side by side, each pinned to its own core:
-    taskset -c 0 python tests/benchmarks/bench_vector_spread.py --threads 1 --thomson 101-150 \
+    taskset -c 0 python -m tests.benchmarks.bench_vector_spread --threads 1 --thomson 101-150 \
         --stop-at-record > a.log
-    taskset -c 1 python tests/benchmarks/bench_vector_spread.py --threads 1 --thomson 151-200 \
+    taskset -c 1 python -m tests.benchmarks.bench_vector_spread --threads 1 --thomson 151-200 \
         --stop-at-record > b.log
-    python tests/benchmarks/bench_vector_spread.py --summarize a.log b.log
+    python -m tests.benchmarks.bench_vector_spread --summarize a.log b.log
 --summarize compares the TF energies of the logs with the published table again, so it also
 re-analyses logs whose records were not the published ones (see the results file).
 """
@@ -43,18 +46,19 @@ from pathlib import Path
 import numpy as np
 import scipy.optimize
 
+from tests.notebook_api import load_api_module
+from tests.reference_tables import tammes_angles, thomson_energies
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))  # for tests.notebook_api, when run as a script
-from tests.notebook_api import run_api_cells  # noqa: E402
-from tests.reference_tables import tammes_angles, thomson_energies  # noqa: E402
 
 NOTEBOOK = ROOT / "vector_spread_example" / "vector_spread_example.ipynb"
 
 # Best-known Tammes angles (degrees, 7 decimals) for N = 31..50, from N. J. A. Sloane's tables of
 # spherical packings, as transcribed in a public plotting script (list `angles`, N = 4..50) whose
 # N <= 30 entries agree with tests/reference/tammes_angles_N2-30.csv to all 7 decimals; the
-# values for N = 31..35 were also reproduced to 7 decimals by the solver here. For the benchmark only.
+# values for N = 31..35 were also reproduced to 7 decimals by the solver here. For the benchmark
+# only.
 TAMMES_31_50 = {
     31: 37.7098291, 32: 37.4752140, 33: 36.2545530, 34: 35.8077844, 35: 35.3198076,
     36: 35.1897322, 37: 34.4224080, 38: 34.2506607, 39: 33.4890466, 40: 33.1583563,
@@ -66,9 +70,9 @@ TAMMES_31_50 = {
 RATIO_RANGES = [(2, 50), (51, 100), (101, 150), (151, 200)]
 
 
-def load_api():
-    """Run the notebook's `api` cells in one namespace, cwd = the notebook folder."""
-    return run_api_cells(NOTEBOOK, "vector_spread_api")
+def load_spread():
+    """The notebook's `api` cells as the module `vector_spread`."""
+    return load_api_module(NOTEBOOK, "vector_spread")
 
 
 def parse_ns(text):
@@ -97,7 +101,7 @@ class RecordReached(Exception):
 
 
 class StopAtRecord(list):
-    """A solver trace that ends the run (by raising RecordReached) once the best so far is a record."""
+    """A solver trace that ends the run (raising RecordReached) once the best so far is a record."""
 
     def __init__(self, reached):
         super().__init__()
@@ -141,7 +145,7 @@ def baseline_thomson(n, target, budget, seed=0):
     return best, None
 
 
-def bench_thomson(api, ns, budget, stop_at_record=False):
+def bench_thomson(spread, ns, budget, stop_at_record=False):
     ref = thomson_energies()
     print("\nThomson (s=1) in 3D: gap = energy - record; baseline = multistart SciPy L-BFGS")
     print("TF ttr = TF time-to-record, TF tot = TF total time; ratio_ttr = base ttr / TF ttr, "
@@ -152,10 +156,10 @@ def bench_thomson(api, ns, budget, stop_at_record=False):
     for n in ns:
         target = ref.get(n)
         stop = stop_at_record and target is not None
-        trace = StopAtRecord(lambda e: e - target <= 1e-6) if stop else []
+        trace = StopAtRecord(lambda e, target=target: e - target <= 1e-6) if stop else []
         t = time.perf_counter()
         try:
-            energy = api["riesz_energy"](api["solve_thomson"](n, trace=trace))
+            energy = spread.riesz_energy(spread.solve_thomson(n, trace=trace))
             tf_s = time.perf_counter() - t
         except RecordReached:          # stopped at the record: the total time is not measured
             energy, tf_s = trace[-1][1], None
@@ -164,13 +168,15 @@ def bench_thomson(api, ns, budget, stop_at_record=False):
         source = "published" if n in ref else "best of both"
         gap, base_gap = energy - record, base_e - record
         hit = gap <= 1e-6
-        tf_ttr = time_to(trace, lambda e: e - record <= 1e-6) if hit else None
+        tf_ttr = time_to(trace, lambda e, record=record: e - record <= 1e-6) if hit else None
         r_ttr = base_s / tf_ttr if (tf_ttr and base_s is not None) else None
         r_tot = base_s / tf_s if (hit and base_s is not None and tf_s) else None
-        rows.append(dict(n=n, hit=hit, tf_s=tf_s, base_s=base_s, r_ttr=r_ttr, r_tot=r_tot, comparable=True))
+        rows.append(dict(n=n, hit=hit, tf_s=tf_s, base_s=base_s, r_ttr=r_ttr, r_tot=r_tot,
+                         comparable=True))
         tf_tot = "stop" if tf_s is None else f"{tf_s:.1f}"
         print(f"{n:4d} {energy:17.9f} {gap:9.1e} {fmt(tf_ttr):>7} {tf_tot:>7} {base_gap:9.1e} "
-              f"{fmt(base_s, budget):>8} {fmt_ratio(r_ttr):>7} {fmt_ratio(r_tot):>7}  {source}", flush=True)
+              f"{fmt(base_s, budget):>8} {fmt_ratio(r_ttr):>7} {fmt_ratio(r_tot):>7}  {source}",
+              flush=True)
     print_thomson_summary(rows, budget)
 
 
@@ -179,20 +185,22 @@ def print_thomson_summary(rows, budget):
     for name, key in (("time-to-record (like for like)", "r_ttr"), ("TF total time", "r_tot")):
         ratios = [r[key] for r in rows if r[key] is not None]
         if ratios:
-            print(f"baseline time-to-record / {name}: median {np.median(ratios):.2f}, geometric mean "
-                  f"{np.exp(np.mean(np.log(ratios))):.2f}, over {len(ratios)} N where both reached the record")
+            print(f"baseline time-to-record / {name}: median {np.median(ratios):.2f}, "
+                  f"geometric mean {np.exp(np.mean(np.log(ratios))):.2f}, "
+                  f"over {len(ratios)} N where both reached the record")
     for lo, hi in RATIO_RANGES:
         ratios = [r["r_ttr"] for r in rows if lo <= r["n"] <= hi and r["r_ttr"] is not None]
         if ratios:
-            print(f"  N {lo}-{hi}: time-to-record ratio geometric mean {np.exp(np.mean(np.log(ratios))):.2f}, "
-                  f"median {np.median(ratios):.2f}, TF faster for {sum(r > 1 for r in ratios)} of {len(ratios)} N")
+            print(f"  N {lo}-{hi}: time-to-record ratio geometric mean "
+                  f"{np.exp(np.mean(np.log(ratios))):.2f}, median {np.median(ratios):.2f}, "
+                  f"TF faster for {sum(r > 1 for r in ratios)} of {len(ratios)} N")
     base_misses = [r["n"] for r in rows if r["base_s"] is None and r["comparable"]]
     not_comparable = [r["n"] for r in rows if not r["comparable"]]
     misses = [r["n"] for r in rows if not r["hit"] or (r["tf_s"] or 0) > 60]
     print(f"N where the baseline missed the record within {budget:.0f} s: {base_misses or 'none'}")
     if not_comparable:
-        print(f"N where the log's baseline stopped at a record above the published one (not compared): "
-              f"{not_comparable}")
+        print(f"N where the log's baseline stopped at a record above the published one "
+              f"(not compared): {not_comparable}")
     print(f"Thomson N that missed (gap > 1e-6 or > 60 s): {misses or 'none'}", flush=True)
 
 
@@ -220,7 +228,8 @@ def logged_row(fields, published):
     if published is None:
         return row
     row["hit"] = energy - published <= 1e-6
-    if energy - gap - published > 1e-6 + printed_precision(fields[2]):   # the log's record was higher
+    # the log's record was higher:
+    if energy - gap - published > 1e-6 + printed_precision(fields[2]):
         row.update(r_ttr=None, r_tot=None, comparable=row["base_s"] is None)
         if not row["comparable"]:
             row["base_s"] = None
@@ -228,7 +237,7 @@ def logged_row(fields, published):
 
 
 def read_thomson_rows(paths):
-    """Thomson rows of earlier benchmark logs (a later row for the same N replaces an earlier one)."""
+    """Thomson rows of earlier benchmark logs (a later row for an N replaces an earlier one)."""
     published, by_n = thomson_energies(), {}
     for path in paths:
         in_table = False
@@ -241,22 +250,25 @@ def read_thomson_rows(paths):
     return [by_n[n] for n in sorted(by_n)]
 
 
-def bench_max_min(api, cases, title, reference):
-    print(f"\n{title}: gap = record - angle (degrees); ttr = time until within 1e-3 deg of the record")
+def bench_max_min(spread, cases, title, reference):
+    print(f"\n{title}: gap = record - angle (degrees); "
+          f"ttr = time until within 1e-3 deg of the record")
     print(f"{'N':>4} {'d':>2} {'angle':>14} {'record':>14} {'gap':>9} {'ttr':>6} {'total':>6}")
     misses = []
     for n, dims in cases:
         trace = []
         t = time.perf_counter()
-        angle = api["min_angle_deg"](api["solve_max_min_angle"](n, dims, trace=trace))
+        angle = spread.min_angle_deg(spread.solve_max_min_angle(n, dims, trace=trace))
         secs = time.perf_counter() - t
         record = reference(n, dims)
         gap = (record - angle) if record is not None else float("nan")
-        ttr = time_to(trace, lambda a: record - a <= 1e-3) if record is not None else None
+        ttr = None
+        if record is not None:
+            ttr = time_to(trace, lambda a, record=record: record - a <= 1e-3)
         if (record is not None and gap > 1e-3) or secs > 60:
             misses.append((n, dims))
-        print(f"{n:4d} {dims:2d} {angle:14.9f} "
-              f"{(f'{record:.9f}' if record is not None else 'n/a'):>14} {gap:9.1e} {fmt(ttr):>6} {secs:6.1f}",
+        shown = f"{record:.9f}" if record is not None else "n/a"
+        print(f"{n:4d} {dims:2d} {angle:14.9f} {shown:>14} {gap:9.1e} {fmt(ttr):>6} {secs:6.1f}",
               flush=True)
     print(f"missed (gap > 1e-3 deg or > 60 s): {misses or 'none'}", flush=True)
 
@@ -265,14 +277,18 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--thomson", default="", help="Thomson N, e.g. 2-100,150,200")
     parser.add_argument("--tammes", default="", help="Tammes N in 3D, e.g. 2-30")
-    parser.add_argument("--exact", action="store_true", help="simplex, cross-polytope, 24-cell, 600-cell")
-    parser.add_argument("--baseline-budget", type=float, default=60.0, help="seconds per N for the baseline")
+    parser.add_argument("--exact", action="store_true",
+                        help="simplex, cross-polytope, 24-cell, 600-cell")
+    parser.add_argument("--baseline-budget", type=float, default=60.0,
+                        help="seconds per N for the baseline")
     parser.add_argument("--threads", type=int, default=0,
                         help="TensorFlow intra- and inter-op threads (0: TensorFlow's default)")
     parser.add_argument("--stop-at-record", action="store_true",
-                        help="stop the TF solver once it reaches the record (TF total time is then not measured)")
+                        help="stop the TF solver once it reaches the record "
+                             "(TF total time is then not measured)")
     parser.add_argument("--summarize", nargs="+", metavar="LOG",
-                        help="only summarise the Thomson rows of earlier logs (e.g. two halves run side by side)")
+                        help="only summarise the Thomson rows of earlier logs "
+                             "(e.g. two halves run side by side)")
     args = parser.parse_args()
     if args.summarize:
         rows = read_thomson_rows(args.summarize)
@@ -281,24 +297,25 @@ def main():
         return
     if not (args.thomson or args.tammes or args.exact):
         parser.error("choose at least one of --thomson, --tammes, --exact, --summarize")
-    api = load_api()
+    spread = load_spread()
     if args.threads:
-        api["tf"].config.threading.set_intra_op_parallelism_threads(args.threads)
-        api["tf"].config.threading.set_inter_op_parallelism_threads(args.threads)
+        spread.tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        spread.tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
     print(f"# {datetime.datetime.now().isoformat(timespec='minutes')}  {platform.node()}  "
-          f"python {platform.python_version()}  tensorflow {api['tf'].__version__}")
+          f"python {platform.python_version()}  tensorflow {spread.tf.__version__}")
     print(f"# command: {' '.join(sys.argv[1:])}")
     print(f"# CPU cores usable by this process: {cores} of {os.cpu_count()}; "
           f"TensorFlow threads: {args.threads or 'default'}", flush=True)
-    api["solve_thomson"](3, max_rounds=1)            # warm-up: trace the tf.functions once
+    spread.solve_thomson(3, max_rounds=1)            # warm-up: trace the tf.functions once
     if args.tammes:
         table = tammes_angles()
         table.update({n: a for n, a in TAMMES_31_50.items() if n not in table})
-        bench_max_min(api, [(n, 3) for n in parse_ns(args.tammes)], "Tammes in 3D",
+        bench_max_min(spread, [(n, 3) for n in parse_ns(args.tammes)], "Tammes in 3D",
                       lambda n, d: table.get(n))
     if args.exact:
-        cases = [(4, 3), (5, 4), (6, 5), (8, 7), (6, 4), (8, 4), (10, 5), (12, 6), (16, 8), (24, 4), (120, 4)]
+        cases = [(4, 3), (5, 4), (6, 5), (8, 7), (6, 4), (8, 4), (10, 5), (12, 6), (16, 8),
+                 (24, 4), (120, 4)]
 
         def exact(n, d):
             if n <= d + 1:
@@ -306,9 +323,9 @@ def main():
             if n <= 2 * d:
                 return 90.0
             return {(24, 4): 60.0, (120, 4): 36.0}[(n, d)]
-        bench_max_min(api, cases, "Exact optima in higher dimensions", exact)
+        bench_max_min(spread, cases, "Exact optima in higher dimensions", exact)
     if args.thomson:
-        bench_thomson(api, parse_ns(args.thomson), args.baseline_budget, args.stop_at_record)
+        bench_thomson(spread, parse_ns(args.thomson), args.baseline_budget, args.stop_at_record)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,173 @@
+"""Plumbing for adversarial_cats_dogs.ipynb: find and load the images, cache the trained model.
+
+The notebook imports this module from its own folder. What the notebook teaches (the model,
+its training, the gradient-sign attack) stays in the notebook; this is what it needs around it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import urllib.error
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from common.files import write_atomically
+
+DATA_URL = "https://storage.googleapis.com/mledu-datasets/cats_and_dogs_filtered.zip"
+IMAGE_SIZE = 128
+CLASS_NAMES = ("cat", "dog")              # label 0 = cat, label 1 = dog
+SPLITS = ("train", "validation")
+CLASS_FOLDERS = ("cats", "dogs")
+
+
+def _is_data_dir(path: Path) -> bool:
+    """Whether `path` holds train/{cats,dogs} and validation/{cats,dogs}."""
+    return all((path / split / folder).is_dir() for split in SPLITS for folder in CLASS_FOLDERS)
+
+
+def _keras_cache_candidates() -> list[Path]:
+    """Where a copy that Keras downloaded before would be."""
+    keras_home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
+    datasets = keras_home / "datasets"
+    return [datasets / "cats_and_dogs_filtered_extracted" / "cats_and_dogs_filtered",  # Keras 3
+            datasets / "cats_and_dogs_filtered"]                                       # Keras 2
+
+
+def find_data_dir(data_dir: str | os.PathLike | None = None, download: bool = True) -> Path:
+    """The folder with train/{cats,dogs} and validation/{cats,dogs}.
+
+    Looked for, in this order, in `data_dir`, in $CATS_DOGS_DIR, in Keras' cache, and (with
+    `download=True`) in a fresh download of DATA_URL. Raises FileNotFoundError naming both
+    ways to get the images when none works.
+    """
+    how_to = (f"Set the environment variable CATS_DOGS_DIR to a folder holding "
+              f"train/{{cats,dogs}} and validation/{{cats,dogs}}, or let the notebook download "
+              f"{DATA_URL}")
+    explicit = data_dir if data_dir is not None else os.environ.get("CATS_DOGS_DIR")
+    if explicit:
+        path = Path(explicit).expanduser()
+        for candidate in (path, path / "cats_and_dogs_filtered"):
+            if _is_data_dir(candidate):
+                return candidate
+        source = "data_dir" if data_dir is not None else "CATS_DOGS_DIR"
+        raise FileNotFoundError(f"{source}={str(explicit)!r} is not a cats-vs-dogs folder "
+                                f"(no train/cats, train/dogs, validation/cats, validation/dogs "
+                                f"in it). {how_to}.")
+    for candidate in _keras_cache_candidates():
+        if _is_data_dir(candidate):
+            return candidate
+    if download:
+        try:
+            extracted = keras.utils.get_file("cats_and_dogs_filtered.zip", origin=DATA_URL,
+                                             extract=True)
+        except (Exception, urllib.error.URLError) as error:
+            raise FileNotFoundError(f"Cannot find the cats-vs-dogs images, and downloading "
+                                    f"{DATA_URL} failed ({error}). {how_to}.") from error
+        for candidate in (Path(extracted) / "cats_and_dogs_filtered", Path(extracted)):
+            if _is_data_dir(candidate):
+                return candidate
+    raise FileNotFoundError(f"Cannot find the cats-vs-dogs images. {how_to}.")
+
+
+def _decode_and_resize(path: tf.Tensor, label: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """One image file as a uint8 IMAGE_SIZE x IMAGE_SIZE x 3 tensor, with its label."""
+    image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+    image = tf.image.resize(image, (IMAGE_SIZE, IMAGE_SIZE), antialias=True)
+    return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8), label
+
+
+def _load_split(folder: Path) -> tuple[tf.data.Dataset, int, int]:
+    """(dataset, files found, images kept) for one split; undecodable files are dropped."""
+    paths, labels = [], []
+    for label, name in enumerate(CLASS_FOLDERS):
+        files = sorted(p for p in (folder / name).iterdir() if p.is_file())
+        paths += [str(p) for p in files]
+        labels += [label] * len(files)
+    ds = tf.data.Dataset.from_tensor_slices((paths, np.array(labels, dtype=np.int32)))
+    ds = ds.map(_decode_and_resize, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.ignore_errors(log_warning=False)  # undecodable files are dropped here...
+    ds = ds.cache()
+    kept = sum(1 for _ in ds)                 # ...decoded once (this pass fills the cache)
+    ds = ds.apply(tf.data.experimental.assert_cardinality(kept))
+    return ds.prefetch(tf.data.AUTOTUNE), len(paths), kept
+
+
+@dataclass(frozen=True)
+class CatsDogs:
+    """The training and validation datasets and what loading them found.
+
+    Unpacks as `train_ds, val_ds = load_datasets()`. `report` holds, per split, the images kept
+    and the undecodable files skipped: {"train": {"images": 2000, "skipped": 0}, ...}.
+    """
+
+    train: tf.data.Dataset
+    validation: tf.data.Dataset
+    report: dict[str, dict[str, int]]
+
+    def __iter__(self) -> Iterator[tf.data.Dataset]:
+        return iter((self.train, self.validation))
+
+
+def load_datasets(data_dir: str | os.PathLike | None = None, *, verbose: bool = True) -> CatsDogs:
+    """Both splits, each yielding (uint8 image 128x128x3, int32 label: 0=cat, 1=dog).
+
+    The images are found by find_data_dir(data_dir), decoded and resized once and cached in
+    memory. verbose: print how many images each split holds and how many files were skipped.
+    """
+    folder = find_data_dir(data_dir)
+    datasets, report = [], {}
+    for split in SPLITS:
+        ds, found, kept = _load_split(folder / split)
+        datasets.append(ds)
+        report[split] = {"images": kept, "skipped": found - kept}
+    if verbose:
+        for split, counts in report.items():
+            print(f"{split:>10}: {counts['images']:5,} images, "
+                  f"{counts['skipped']} undecodable file(s) skipped")
+    return CatsDogs(*datasets, report=report)
+
+
+def cache_dir() -> Path:
+    """Per-user cache folder: $TF_BEYOND_DL_CACHE, else $XDG_CACHE_HOME/tf-beyond-dl, else
+    ~/.cache/tf-beyond-dl."""
+    if os.environ.get("TF_BEYOND_DL_CACHE"):
+        return Path(os.environ["TF_BEYOND_DL_CACHE"])
+    xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(xdg) / "tf-beyond-dl"
+
+
+def _data_fingerprint(folder: Path) -> str:
+    """SHA-256 over the names and contents of every image file of both splits."""
+    digest = hashlib.sha256()
+    for path in sorted(p for split in SPLITS for p in (folder / split).rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def model_cache_path(settings: dict, data_dir: Path) -> Path:
+    """Where the model trained with `settings` on the images in `data_dir` is cached.
+
+    The file name is a digest of the settings, the TensorFlow version and the image files, so
+    a change to any of them gives a new file instead of a stale model.
+    """
+    key = json.dumps({"settings": settings, "tensorflow": tf.__version__,
+                      "data": _data_fingerprint(data_dir)}, sort_keys=True)
+    return cache_dir() / f"cats_dogs_cnn-{hashlib.sha256(key.encode()).hexdigest()[:16]}.keras"
+
+
+def save_model(model: keras.Model, history: dict, path: Path) -> None:
+    """Store the model at `path` (Keras' .keras format) and its training history beside it (.json).
+
+    Each file is written atomically, the history first, so an interrupted run never leaves a
+    broken model, nor a model without its history.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(path.with_suffix(".json"), lambda tmp: tmp.write_text(json.dumps(history)))
+    write_atomically(path, lambda tmp: model.save(tmp))
