@@ -46,7 +46,8 @@ def _check_frames(frames: Iterable[np.ndarray]) -> list[np.ndarray]:
     if isinstance(frames, np.ndarray) and frames.ndim == 4:
         frames = list(frames)
     elif isinstance(frames, (str, bytes)) or not isinstance(frames, Iterable):
-        raise TypeError(f"frames must be a sequence of H×W×3 uint8 arrays, got {type(frames).__name__}")
+        raise TypeError(f"frames must be a sequence of H×W×3 uint8 arrays, "
+                        f"got {type(frames).__name__}")
     frames = list(frames)
     if not frames:
         raise ValueError("frames is empty: a GIF needs at least one frame")
@@ -59,11 +60,13 @@ def _check_frames(frames: Iterable[np.ndarray]) -> list[np.ndarray]:
         if frame.ndim != 3 or frame.shape[2] != 3:
             raise ValueError(f"frame {i} has shape {frame.shape}, expected H×W×3 (RGB)")
         if frame.shape[0] == 0 or frame.shape[1] == 0:
-            raise ValueError(f"frame {i} has shape {frame.shape}: height and width must be positive")
+            raise ValueError(f"frame {i} has shape {frame.shape}: "
+                             f"height and width must be positive")
         if first_shape is None:
             first_shape = frame.shape
         elif frame.shape != first_shape:
-            raise ValueError(f"frame {i} has shape {frame.shape}, but frame 0 has {first_shape}: all frames must be the same size")
+            raise ValueError(f"frame {i} has shape {frame.shape}, but frame 0 has {first_shape}: "
+                             f"all frames must be the same size")
     return frames
 
 
@@ -85,22 +88,26 @@ def _check_output_path(path: str | os.PathLike) -> Path:
         raise ValueError(f"path {str(path)!r} is a folder; give a file name such as anim.gif")
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
-        raise ValueError(f"folder {str(folder)!r} does not exist; create it before writing {path.name!r}")
+        raise ValueError(f"folder {str(folder)!r} does not exist; "
+                         f"create it before writing {path.name!r}")
     return path
 
 
 def _shared_palette(frames: Sequence[np.ndarray]) -> Image.Image:
     """One 255-colour palette for the whole GIF, computed from frames spread over it."""
     n = len(frames)
-    picks = sorted({round(k * (n - 1) / max(_PALETTE_SAMPLE_FRAMES - 1, 1)) for k in range(_PALETTE_SAMPLE_FRAMES)})
+    k_max = max(_PALETTE_SAMPLE_FRAMES - 1, 1)
+    picks = sorted({round(k * (n - 1) / k_max) for k in range(_PALETTE_SAMPLE_FRAMES)})
     # Every other row and column is plenty to find the colours, at a quarter of the cost.
     montage = np.concatenate([frames[i][::2, ::2] for i in picks], axis=0)
     # Median cut keeps every colour exactly when there are fewer than 255 (plots often have).
-    return Image.fromarray(montage).quantize(colors=_PALETTE_COLORS, method=Image.Quantize.MEDIANCUT,
+    return Image.fromarray(montage).quantize(colors=_PALETTE_COLORS,
+                                             method=Image.Quantize.MEDIANCUT,
                                              dither=Image.Dither.NONE)
 
 
-def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike, *, fps: float = 2, loop: int = 0) -> None:
+def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike, *, fps: float = 2,
+             loop: int = 0) -> None:
     """Write equal-sized H×W×3 uint8 frames as a GIF with one shared palette, atomically.
 
     Each frame lasts round(1000 / fps) ms; ``loop=0`` loops forever. As in every GIF
@@ -117,12 +124,14 @@ def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike, *, fps: floa
         raise ValueError(f"fps={fps} gives frames shorter than 1 ms; use fps <= 1000")
 
     palette = _shared_palette(frames)
-    images = [Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
+    images = [Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE)
+              for f in frames]
     palette_bytes = bytes(images[0].palette.palette)  # passing it keeps one global palette
 
     def write(tmp: Path) -> None:
-        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], palette=palette_bytes,
-                       duration=duration_ms, loop=int(loop), disposal=1, optimize=True)
+        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
+                       palette=palette_bytes, duration=duration_ms, loop=int(loop), disposal=1,
+                       optimize=True)
 
     write_atomically(path, write)
 
@@ -130,11 +139,13 @@ def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike, *, fps: floa
 def _animated(artists: Iterable[Artist] | None, step: int) -> list[Artist]:
     """Check what `update` returned: an iterable of matplotlib artists."""
     if artists is None:
-        raise TypeError(f"update({step}) returned None; it must return the artists it changed (as with blit=True)")
+        raise TypeError(f"update({step}) returned None; it must return the artists it changed "
+                        f"(as with blit=True)")
     artists = list(artists)
     for a in artists:
         if not isinstance(a, Artist):
-            raise TypeError(f"update({step}) returned a {type(a).__name__}; it must return matplotlib artists")
+            raise TypeError(f"update({step}) returned a {type(a).__name__}; "
+                            f"it must return matplotlib artists")
     return artists
 
 
@@ -172,7 +183,8 @@ def record_gif(fig: Figure, update: Callable[[int], Iterable[Artist]], n_frames:
             if i > 0:
                 artists = _animated(update(i), i)
                 if any(a not in was_animated for a in artists):
-                    background = draw_background(artists)  # a new artist joined: refresh the background
+                    # a new artist joined: refresh the background
+                    background = draw_background(artists)
             canvas.restore_region(background)
             for a in sorted(artists, key=lambda a: a.get_zorder()):
                 fig.draw_artist(a)

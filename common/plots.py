@@ -1,4 +1,4 @@
-"""Figures shared by the two regression notebooks: the fit-and-loss animation and the loss surface."""
+"""Figures shared by the two regression notebooks: the fit-and-loss animation, the loss surface."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -23,7 +23,8 @@ def _check_history(history: np.ndarray) -> np.ndarray:
     """Validate a descent history: one row per iteration, columns slope, intercept, loss."""
     history = np.asarray(history, dtype=float)
     if history.ndim != 2 or history.shape[1] != 3 or len(history) == 0:
-        raise ValueError(f"history must have shape (n_iterations, 3) = slope, intercept, loss; got {history.shape}")
+        raise ValueError(f"history must have shape (n_iterations, 3) = slope, intercept, loss; "
+                         f"got {history.shape}")
     return history
 
 
@@ -39,12 +40,13 @@ def fit_animation(x: np.ndarray, y: np.ndarray, history: np.ndarray, *, exact: t
     ax_fit.plot(x_line, exact[0] * x_line + exact[1], "--", color="0.3", lw=1, label="exact fit")
     ax_fit.set(xlim=x_line, ylim=(0, 400), xlabel="height (inches)", ylabel="weight (pounds)")
     ax_fit.legend(loc="upper left")
-    equation = ax_fit.set_title(f"iteration 0: {line_equation(*history[0, :2])}")  # sized for tight_layout
+    # the title holds the equation, sized for tight_layout
+    equation = ax_fit.set_title(f"iteration 0: {line_equation(*history[0, :2])}")
     losses = history[:, 2]
     ax_loss.axhline(min_loss, ls="--", color="0.3", lw=1, label="minimum possible")
     curve, = ax_loss.plot([], [], "o-", ms=3, color=COLORS["blue"], label="MSE")
-    ax_loss.set(xlim=(-0.5, len(losses) - 0.5), ylim=(min_loss * 0.7, losses.max() * 1.5), yscale="log",
-                xlabel="iteration", ylabel="mean squared error")
+    ax_loss.set(xlim=(-0.5, len(losses) - 0.5), ylim=(min_loss * 0.7, losses.max() * 1.5),
+                yscale="log", xlabel="iteration", ylabel="mean squared error")
     ax_loss.legend(loc="upper right")
     fig.tight_layout()
 
@@ -59,24 +61,27 @@ def fit_animation(x: np.ndarray, y: np.ndarray, history: np.ndarray, *, exact: t
 
 
 def _band_colormap(name: str, n_bands: int) -> ListedColormap:
-    """One colour per contour band, taken at the band's centre, so last-bit noise cannot pick a neighbour."""
-    # A LogNorm over geometric levels puts band i of n at (i + 0.5) / n. With 24 bands and the usual
-    # 256-entry colormap, every third band lands exactly on an entry boundary, where numpy's log10 one
-    # ulp off (AVX-512 code versus AVX2/libm) picks the next entry: another shade on another CPU.
+    """One colour per contour band, taken at its centre: last-bit noise cannot pick a neighbour."""
+    # A LogNorm over geometric levels puts band i of n at (i + 0.5) / n. With 24 bands and the
+    # usual 256-entry colormap, every third band lands exactly on an entry boundary, where numpy's
+    # log10 one ulp off (AVX-512 code versus AVX2/libm) picks the next entry: another shade on
+    # another CPU.
     # With n entries, each band sits half an entry from both of its boundaries.
     base = plt.get_cmap(name)
     centres = (np.arange(n_bands) + 0.5) / n_bands  # plain arithmetic: the same on every CPU
     return ListedColormap(base(centres), name=f"{name}_{n_bands}").with_extremes(over=base(1.0))
 
 
-def plot_loss_surface(ax: Axes, x: np.ndarray, y: np.ndarray, slopes: np.ndarray, intercepts: np.ndarray,
-                      *, min_loss: float, max_ratio: float = 400.0, colorbar: bool = True) -> None:
+def plot_loss_surface(ax: Axes, x: np.ndarray, y: np.ndarray, slopes: np.ndarray,
+                      intercepts: np.ndarray, *, min_loss: float, max_ratio: float = 400.0,
+                      colorbar: bool = True) -> None:
     """Filled, log-scaled contours of the line-fit MSE over a grid of slopes and intercepts."""
     slope_grid, intercept_grid = np.meshgrid(slopes, intercepts)
     mse_grid = np.mean((slope_grid[..., None] * x + intercept_grid[..., None] - y) ** 2, axis=-1)
     levels = min_loss * np.geomspace(1, max_ratio, 25)
     filled = ax.contourf(slope_grid, intercept_grid, mse_grid, levels=levels,
-                         cmap=_band_colormap("Blues_r", len(levels) - 1), norm=LogNorm(), extend="max")
+                         cmap=_band_colormap("Blues_r", len(levels) - 1), norm=LogNorm(),
+                         extend="max")
     if colorbar:
         ax.figure.colorbar(filled, ax=ax, label="MSE", format="{x:,.0f}", ticks=levels[::6])
     ax.set(xlabel="slope $m$", ylabel="intercept $b$")

@@ -22,7 +22,8 @@ STYLE = {
     "savefig.dpi": 80,
     "figure.facecolor": "white",
     "axes.facecolor": "white",
-    "axes.prop_cycle": cycler(color=[COLORS[c] for c in ("blue", "orange", "green", "red", "purple", "sky")]),
+    "axes.prop_cycle": cycler(
+        color=[COLORS[c] for c in ("blue", "orange", "green", "red", "purple", "sky")]),
     "axes.spines.top": False,
     "axes.spines.right": False,
     "axes.grid": True,

@@ -1,4 +1,4 @@
-"""A tiny GIF block reader for tests: palettes, frame delays and the loop count, straight from the bytes."""
+"""A tiny GIF block reader for tests: palettes, frame delays and loop count, read from the bytes."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,8 +1,12 @@
 """Re-execute notebooks in place, top to bottom, regenerating every figure and GIF.
 
 Usage (from the repository root):
-    python tests/run_notebooks.py                 # every notebook in the collection
-    python tests/run_notebooks.py path/to/nb.ipynb [...]
+    python -m tests.run_notebooks                    # every notebook in the collection
+    python -m tests.run_notebooks path/to/nb.ipynb [...]
+
+It lives in tests/ because it shares the test suite's machinery (a notebook's stored outputs are
+what strict nbval compares). The notebooks are discovered: every *.ipynb in a folder of the
+repository root, so a new example folder needs no list to be updated.
 
 Each notebook runs in a fresh kernel with its own folder as working directory. Stderr
 streams (TensorFlow's start-up log lines, which differ between machines) are not stored,
@@ -21,19 +25,19 @@ from nbclient import NotebookClient
 from common.files import write_atomically
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOK_FOLDERS = ("simple_height_vs_weight", "vector_spread_example", "adversarial_example")
 
 
-def all_notebooks() -> list[Path]:
-    """The collection's notebooks, in reading order within each folder."""
-    found = []
-    for folder in NOTEBOOK_FOLDERS:
-        found += sorted(p for p in (ROOT / folder).glob("*.ipynb"))
-    return found
+def all_notebooks(root: Path = ROOT) -> list[Path]:
+    """The collection's notebooks: every *.ipynb one folder below `root`, sorted by path.
+
+    Hidden folders (.git, .venv, .ci-venv, .ipynb_checkpoints) are not looked in.
+    """
+    return sorted(p for p in root.glob("*/*.ipynb")
+                  if p.is_file() and not p.parent.name.startswith("."))
 
 
 def merge_streams(outputs: list) -> list:
-    """Join consecutive stdout chunks into one output, so the file does not depend on flush timing."""
+    """Join consecutive stdout chunks into one output: the file does not depend on flush timing."""
     merged = []
     for out in outputs:
         if (out.output_type == "stream" and merged and merged[-1].output_type == "stream"
@@ -48,7 +52,8 @@ def drop_volatile_parts(nb: nbformat.NotebookNode) -> None:
     """Remove stderr streams (log noise) and execution timestamps; merge stdout chunks."""
     for cell in nb.cells:
         if cell.cell_type == "code":
-            outputs = [o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")]
+            outputs = [o for o in cell.outputs
+                       if not (o.output_type == "stream" and o.name == "stderr")]
             cell.outputs = merge_streams(outputs)
             cell.metadata.pop("execution", None)
 
@@ -74,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         if not path.is_file() or path.suffix != ".ipynb":
             parser.error(f"not a notebook file: {path}")
     for path in notebooks:
-        print(f"running {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} ...", flush=True)
+        shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        print(f"running {shown} ...", flush=True)
         print(f"  done in {execute_in_place(path):.0f} s", flush=True)
     return 0
 

@@ -32,7 +32,8 @@ def test_replacing_keeps_the_existing_mode(tmp_path):
 
 def test_temp_file_is_beside_the_target_and_keeps_its_suffix(tmp_path):
     seen = []
-    write_atomically(tmp_path / "model.keras", lambda tmp: seen.append(tmp) or tmp.write_bytes(b"x"))
+    write_atomically(tmp_path / "model.keras",
+                     lambda tmp: seen.append(tmp) or tmp.write_bytes(b"x"))
     assert seen[0].parent == tmp_path and seen[0].suffix == ".keras"  # Keras checks the suffix
     assert seen[0].name.startswith(".model.")
     assert not seen[0].exists()

@@ -179,7 +179,8 @@ def test_record_gif_writes_every_frame(tmp_path, line_figure):
 def test_record_gif_frames_match_full_redraws(tmp_path, line_figure, monkeypatch):
     fig, update = line_figure
     captured = {}
-    monkeypatch.setattr(common.gif, "save_gif", lambda frames, path, fps: captured.update(frames=frames))
+    monkeypatch.setattr(common.gif, "save_gif",
+                        lambda frames, path, fps: captured.update(frames=frames))
     common.record_gif(fig, update, 6, tmp_path / "rec.gif")
     assert len(captured["frames"]) == 6
     for i, blitted in enumerate(captured["frames"]):

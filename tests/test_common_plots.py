@@ -42,18 +42,21 @@ def test_plot_loss_surface_has_its_minimum_at_the_least_squares_line():
     (slope, intercept), *_ = np.linalg.lstsq(np.column_stack([X, np.ones_like(X)]), Y, rcond=None)
     min_loss = np.mean((slope * X + intercept - Y) ** 2)
     fig, ax = plt.subplots()
-    common.plot_loss_surface(ax, X, Y, np.linspace(0, 10, 41), np.linspace(-300, 0, 61), min_loss=min_loss)
+    common.plot_loss_surface(ax, X, Y, np.linspace(0, 10, 41), np.linspace(-300, 0, 61),
+                             min_loss=min_loss)
     assert ax.get_xlabel() == "slope $m$" and len(fig.axes) == 2  # the plot and its colour bar
     plt.close(fig)
 
 
-# About the least-squares MSE of X, Y. Not a value like 4.5, which the colour bar's "{x:,.0f}" labels would
-# round up or down depending on its last bit (a knife edge of the test's making, not of the plot's).
+# About the least-squares MSE of X, Y. Not a value like 4.5, which the colour bar's "{x:,.0f}"
+# labels would round up or down depending on its last bit (a knife edge of the test's making, not
+# of the plot's).
 MIN_LOSS = 2.7
 
 
-def _loss_surface_frame(x: np.ndarray, y: np.ndarray, min_loss: float, max_ratio: float) -> np.ndarray:
-    """Render plot_loss_surface (with its colour bar) at the notebooks' settings and return the pixels."""
+def _loss_surface_frame(x: np.ndarray, y: np.ndarray, min_loss: float,
+                        max_ratio: float) -> np.ndarray:
+    """Render plot_loss_surface (with its colour bar) at the notebooks' settings; return pixels."""
     fig, ax = plt.subplots(figsize=(4, 3), dpi=80)
     common.plot_loss_surface(ax, x, y, np.linspace(0, 10, 41), np.linspace(-300, 0, 61),
                              min_loss=min_loss, max_ratio=max_ratio)
@@ -65,8 +68,8 @@ def _loss_surface_frame(x: np.ndarray, y: np.ndarray, min_loss: float, max_ratio
 @pytest.mark.parametrize("max_ratio", [8.0, 400.0])  # the two notebooks' settings
 @pytest.mark.parametrize("ulps", [1, -1])
 def test_plot_loss_surface_pixels_do_not_depend_on_last_bits_of_log10(monkeypatch, max_ratio, ulps):
-    # Another CPU's log10 (numpy's AVX-512 code vs AVX2/libm) may differ in the last bit: a band's colour
-    # must not move to the neighbouring colormap entry, nor any pixel change.
+    # Another CPU's log10 (numpy's AVX-512 code vs AVX2/libm) may differ in the last bit: a band's
+    # colour must not move to the neighbouring colormap entry, nor any pixel change.
     before = _loss_surface_frame(X, Y, MIN_LOSS, max_ratio)
     original = matplotlib.scale.LogTransform.transform_non_affine
 
@@ -82,18 +85,23 @@ def test_plot_loss_surface_pixels_do_not_depend_on_last_bits_of_log10(monkeypatc
 def test_plot_loss_surface_pixels_do_not_depend_on_last_bits_of_inputs(ulps):
     # Data and minimum loss a few ulps off, as another CPU's reductions may give them.
     direction = np.inf if ulps > 0 else -np.inf
-    nudge = lambda a: functools.reduce(lambda v, _: np.nextafter(v, direction), range(abs(ulps)), a)
+
+    def nudge(a):
+        return functools.reduce(lambda v, _: np.nextafter(v, direction), range(abs(ulps)), a)
+
     before = _loss_surface_frame(X, Y, MIN_LOSS, 8.0)
-    np.testing.assert_array_equal(_loss_surface_frame(nudge(X), nudge(Y), float(nudge(MIN_LOSS)), 8.0), before)
+    after = _loss_surface_frame(nudge(X), nudge(Y), float(nudge(MIN_LOSS)), 8.0)
+    np.testing.assert_array_equal(after, before)
 
 
 def test_fit_animation_pixels_do_not_depend_on_last_bits(monkeypatch):
-    # Slope, intercept and loss a few ulps off (zeros stay zeros: a start value is exact), and a log10
-    # one ulp off on the loss axis: every frame the same.
+    # Slope, intercept and loss a few ulps off (zeros stay zeros: a start value is exact), and a
+    # log10 one ulp off on the loss axis: every frame the same.
     history = np.array([[0.0, 0.0, 1e4], [2.0, 10.0, 5e3], [4.1, -120.3, 40.7], [5.0, -150.0, 4.5]])
 
     def frames(history):
-        fig, update = common.fit_animation(X, Y, history, exact=(5.0, -150.0), min_loss=MIN_LOSS, title="t")
+        fig, update = common.fit_animation(X, Y, history, exact=(5.0, -150.0), min_loss=MIN_LOSS,
+                                           title="t")
         drawn = []
         for i in range(len(history)):
             update(i)
@@ -102,7 +110,8 @@ def test_fit_animation_pixels_do_not_depend_on_last_bits(monkeypatch):
         return np.array(drawn)
 
     before = frames(history)
-    nudged_history = np.where(history != 0, np.nextafter(np.nextafter(history, np.inf), np.inf), history)
+    two_ulps_up = np.nextafter(np.nextafter(history, np.inf), np.inf)
+    nudged_history = np.where(history != 0, two_ulps_up, history)
     np.testing.assert_array_equal(frames(nudged_history), before)
     original = matplotlib.scale.LogTransform.transform_non_affine
     monkeypatch.setattr(matplotlib.scale.LogTransform, "transform_non_affine",

@@ -11,7 +11,8 @@ FOLDER = Path(__file__).resolve().parent.parent / "simple_height_vs_weight"
 
 def load_generator():
     """Import make_height_v_weight_csv.py from the notebook folder."""
-    spec = importlib.util.spec_from_file_location("make_csv", FOLDER / "make_height_v_weight_csv.py")
+    spec = importlib.util.spec_from_file_location("make_csv",
+                                                  FOLDER / "make_height_v_weight_csv.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -20,7 +21,8 @@ def load_generator():
 def test_csv_matches_its_generator(tmp_path):
     generator = load_generator()
     generator.write_csv(tmp_path / "regenerated.csv")
-    assert (tmp_path / "regenerated.csv").read_bytes() == (FOLDER / "height_v_weight.csv").read_bytes()
+    regenerated = (tmp_path / "regenerated.csv").read_bytes()
+    assert regenerated == (FOLDER / "height_v_weight.csv").read_bytes()
 
 
 def test_data_has_realistic_statistics():

@@ -11,7 +11,8 @@ from tests import run_notebooks
 def write_notebook(path, *sources):
     """Write a notebook made of the given code cells."""
     nb = new_notebook(cells=[new_code_cell(s) for s in sources])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
     nbformat.write(nb, path)
 
 
@@ -24,7 +25,8 @@ def test_execute_in_place_stores_stdout_but_not_stderr(tmp_path):
     assert [o.get("name") for o in cell.outputs] == ["stdout"]
     assert cell.outputs[0].text == "hello\n"
     assert "execution" not in cell.metadata  # no timestamps: re-running gives an identical file
-    assert (tmp_path / "made_here.txt").exists()  # ran with the notebook's folder as working directory
+    # it ran with the notebook's folder as working directory
+    assert (tmp_path / "made_here.txt").exists()
 
 
 def test_stdout_chunks_are_merged_whatever_the_flush_timing(tmp_path):
@@ -55,4 +57,14 @@ def test_main_rejects_a_path_that_is_not_a_notebook(tmp_path, capsys):
 
 def test_all_notebooks_lists_the_collection():
     names = {p.name for p in run_notebooks.all_notebooks()}
-    assert {"tf_grad_desc_intro.ipynb", "tf_optimizers.ipynb"} <= names
+    assert names == {"tf_grad_desc_intro.ipynb", "tf_optimizers.ipynb",
+                     "vector_spread_example.ipynb", "adversarial_cats_dogs.ipynb"}
+
+
+def test_all_notebooks_skips_hidden_folders_and_deeper_levels(tmp_path):
+    for path in ("a/one.ipynb", "b/two.ipynb", ".venv/no.ipynb", "a/.ipynb_checkpoints/no.ipynb",
+                 "a/deeper/no.ipynb", "top_level_no.ipynb"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("{}")
+    found = run_notebooks.all_notebooks(tmp_path)
+    assert [p.relative_to(tmp_path).as_posix() for p in found] == ["a/one.ipynb", "b/two.ipynb"]
