@@ -192,3 +192,16 @@ def test_recalibrated_batchnorm_holds_the_exact_statistics_of_its_inputs(adv, mo
             checked += 1
         h = layer(h, training=False)
     assert checked == 4
+
+
+def test_save_model_writes_model_and_history_atomically(adv, cats_dogs_data, tmp_path):
+    keras = adv.keras
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    path = tmp_path / "cache" / "cats_dogs_cnn-test.keras"
+    cats_dogs_data.save_model(model, {"accuracy": [0.5, 0.75]}, path)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["cats_dogs_cnn-test.json",
+                                                             "cats_dogs_cnn-test.keras"]
+    assert path.with_suffix(".json").read_text() == '{"accuracy": [0.5, 0.75]}'
+    loaded = keras.models.load_model(path, safe_mode=True, compile=False)
+    for saved, original in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(saved, original)
