@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import urllib.error
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,7 +66,7 @@ def find_data_dir(data_dir: str | os.PathLike | None = None, download: bool = Tr
         try:
             extracted = keras.utils.get_file("cats_and_dogs_filtered.zip", origin=DATA_URL,
                                              extract=True)
-        except (Exception, urllib.error.URLError) as error:
+        except Exception as error:  # network, HTTP or archive errors alike
             raise FileNotFoundError(f"Cannot find the cats-vs-dogs images, and downloading "
                                     f"{DATA_URL} failed ({error}). {how_to}.") from error
         for candidate in (Path(extracted) / "cats_and_dogs_filtered", Path(extracted)):
