@@ -1,7 +1,8 @@
-"""Plumbing for adversarial_cats_dogs.ipynb: find and load the images, cache the trained model.
+"""Plumbing for adversarial_cats_dogs.ipynb: find and load the images, load and cache models.
 
-The notebook imports this module from its own folder. What the notebook teaches (the model,
-its training, the gradient-sign attack) stays in the notebook; this is what it needs around it.
+The notebook imports this module from its own folder. What the notebook teaches (the network
+and the gradient-sign attack) stays in the notebook; this is what it needs around it. The
+training recipe is in cats_dogs_training.py, beside it.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,6 +136,17 @@ def load_datasets(data_dir: str | os.PathLike | None = None, *, verbose: bool = 
     return CatsDogs(*datasets, report=report)
 
 
+def load_validation_images(data_dir: str | os.PathLike | None = None
+                           ) -> tuple[np.ndarray, np.ndarray]:
+    """The validation split as arrays: (uint8 images (n, 128, 128, 3), int32 labels (n,)).
+
+    Only the validation images are decoded, so this is quicker than load_datasets().
+    """
+    ds, _, _ = _load_split(find_data_dir(data_dir) / "validation")
+    images, labels = zip(*ds.as_numpy_iterator())
+    return np.stack(images), np.array(labels, dtype=np.int32)
+
+
 def cache_dir() -> Path:
     """Per-user cache folder: $TF_BEYOND_DL_CACHE, else $XDG_CACHE_HOME/tf-beyond-dl, else
     ~/.cache/tf-beyond-dl."""
@@ -161,12 +175,102 @@ def model_cache_path(settings: dict, data_dir: Path) -> Path:
     return cache_dir() / f"cats_dogs_cnn-{hashlib.sha256(key.encode()).hexdigest()[:16]}.keras"
 
 
-def save_model(model: keras.Model, history: dict, path: Path) -> None:
-    """Store the model at `path` (Keras' .keras format) and its training history beside it (.json).
+def sha256_of(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file's bytes, as 64 hex digits."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
-    Each file is written atomically, the history first, so an interrupted run never leaves a
-    broken model, nor a model without its history.
+
+class DamagedModelFile(RuntimeError):
+    """A model file that is missing, incomplete, altered or not a Keras model."""
+
+
+def check_model_file(path: Path, expected_sha256: str) -> None:
+    """Raise DamagedModelFile, naming `path` and what is wrong, unless it has the expected hash."""
+    if not path.is_file():
+        raise DamagedModelFile(f"{path} is missing")
+    if not zipfile.is_zipfile(path):
+        raise DamagedModelFile(f"{path} is not a .keras (zip) file: it is incomplete or was "
+                               f"overwritten ({path.stat().st_size:,} bytes)")
+    actual = sha256_of(path)
+    if actual != expected_sha256:
+        raise DamagedModelFile(f"{path} has changed: its SHA-256 is {actual[:16]}..., but its "
+                               f"record says {expected_sha256[:16]}...")
+
+
+def load_model_file(path: Path, expected_sha256: str) -> keras.Model:
+    """The Keras model stored at `path`, after checking the file's hash.
+
+    Loaded with safe_mode=True (no code from the file is run). Raises DamagedModelFile, naming
+    the file and what is wrong with it, when the file is missing, not a zip, altered or unloadable.
+    """
+    check_model_file(path, expected_sha256)
+    try:
+        return keras.models.load_model(path, safe_mode=True, compile=False)
+    except Exception as error:  # Keras raises many kinds for a bad archive
+        raise DamagedModelFile(f"{path} does not load as a Keras model ({error})") from error
+
+
+def load_record(path: Path) -> dict:
+    """The JSON record at `path`; DamagedModelFile naming the file when it is missing or not JSON."""
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DamagedModelFile(f"{path} is missing") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DamagedModelFile(f"{path} is not a readable JSON record ({error})") from error
+
+
+SHIPPED_MODEL = Path(__file__).resolve().with_name("cats_dogs_classifier.keras")
+SHIPPED_RECORD = SHIPPED_MODEL.with_suffix(".json")
+
+
+def load_shipped_model(path: Path = SHIPPED_MODEL) -> keras.Model:
+    """The trained classifier that ships with the repository, checked against its record.
+
+    The record (same name, .json) holds the file's SHA-256 and how it was made. A damaged file
+    raises DamagedModelFile with what happened and what to do; nothing is deleted.
+    """
+    record_path = path.with_suffix(".json")
+    try:
+        return load_model_file(path, load_record(record_path)["sha256"])
+    except (DamagedModelFile, KeyError, TypeError) as error:
+        problem = str(error) if isinstance(error, DamagedModelFile) else \
+            f"{record_path} has no SHA-256 entry"
+        raise DamagedModelFile(
+            f"The shipped model cannot be used: {problem}. Restore both files from the "
+            f"repository (git checkout -- {path.name} {record_path.name}, in {path.parent}; a "
+            f"clone without Git LFS or an interrupted download looks like this), or train your "
+            f"own with get_model(from_scratch=True), which takes a few minutes.") from None
+
+
+def save_model(model: keras.Model, record: dict, path: Path) -> None:
+    """Store the model at `path` (Keras' .keras format) and a record beside it (.json).
+
+    The record gets the model file's SHA-256 and size, so a later load can tell an intact file
+    from a damaged one. Each file is written atomically (model first), so an interrupted run never
+    leaves a half-written file, and a model without a record counts as damaged.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(path.with_suffix(".json"), lambda tmp: tmp.write_text(json.dumps(history)))
     write_atomically(path, lambda tmp: model.save(tmp))
+    record = {**record, "sha256": sha256_of(path), "bytes": path.stat().st_size}
+    write_atomically(path.with_suffix(".json"),
+                     lambda tmp: tmp.write_text(json.dumps(record, indent=1) + "\n"))
+
+
+def load_cached_model(path: Path) -> keras.Model | None:
+    """The model cached at `path`, or None when there is none or it is damaged (with a warning).
+
+    A damaged cached model is not deleted here: training again overwrites it atomically.
+    """
+    if not path.exists():
+        return None
+    try:
+        return load_model_file(path, load_record(path.with_suffix(".json"))["sha256"])
+    except (DamagedModelFile, KeyError, TypeError) as error:
+        warnings.warn(f"The cached model cannot be used ({error}); training a new one, which "
+                      f"will replace {path.name}.", stacklevel=2)
+        return None

@@ -1,0 +1,193 @@
+"""The training recipe of adversarial_cats_dogs.ipynb: augmentation, schedule, batch-norm statistics.
+
+The notebook shows the network (`build_model`) and the settings (`TRAIN_SETTINGS`); this module
+turns them into a trained model. It is the machinery the notebook needs but does not teach:
+the lesson is the attack, and any ordinary classifier will do for it.
+
+Everything is seeded: the shuffling and the augmentation use stateless random operations keyed
+by the seed and the example's position in the training stream, so two runs on the same machine
+give the same model. Another CPU, core count or GPU rounds differently and trains a slightly
+different one.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from cats_dogs_data import IMAGE_SIZE
+
+SETTING_NAMES = ("epochs", "batch_size", "peak_learning_rate", "warmup", "weight_decay",
+                 "label_smoothing", "max_shift", "max_brightness", "flip")
+
+
+def check_settings(settings: dict) -> None:
+    """Raise ValueError naming any training setting that is missing or out of range."""
+    missing = [name for name in SETTING_NAMES if name not in settings]
+    if missing:
+        raise ValueError(f"training settings lack {', '.join(missing)}")
+    if not (isinstance(settings["epochs"], int) and settings["epochs"] >= 1):
+        raise ValueError(f"epochs must be a whole number >= 1, got {settings['epochs']!r}")
+    if not (isinstance(settings["batch_size"], int) and settings["batch_size"] >= 1):
+        raise ValueError(f"batch_size must be a whole number >= 1, got {settings['batch_size']!r}")
+    if not 0 <= settings["warmup"] < 1:
+        raise ValueError(f"warmup is a share of all steps, in [0, 1); got {settings['warmup']!r}")
+    if not 0 <= settings["max_shift"] < IMAGE_SIZE // 2:
+        raise ValueError(f"max_shift must be in [0, {IMAGE_SIZE // 2}) pixels, "
+                         f"got {settings['max_shift']!r}")
+
+
+def augment(image: tf.Tensor, seed: int, index: tf.Tensor, max_shift: int,
+            max_brightness: float, flip: bool = True) -> tf.Tensor:
+    """A random flip, shift and brightness change of one uint8 image; float32 pixel values 0..255.
+
+    The shift is a random crop of the image padded by `max_shift` mirrored pixels on each side;
+    the brightness change adds the same random number in [-max_brightness, max_brightness] to
+    every channel. The randomness is a function of (seed, index) only.
+    """
+    seeds = tf.random.experimental.stateless_split(
+        tf.stack([tf.constant(seed, tf.int64), tf.cast(index, tf.int64)]), 3)
+    if flip:
+        image = tf.image.stateless_random_flip_left_right(image, seeds[0])
+    if max_shift:
+        padding = [[max_shift, max_shift], [max_shift, max_shift], [0, 0]]
+        image = tf.pad(image, padding, mode="REFLECT")
+        image = tf.image.stateless_random_crop(image, [IMAGE_SIZE, IMAGE_SIZE, 3], seeds[1])
+    image = tf.cast(image, tf.float32)
+    if max_brightness:
+        image += tf.random.stateless_uniform([], seeds[2], -max_brightness, max_brightness)
+    return tf.clip_by_value(image, 0.0, 255.0)
+
+
+def training_batches(train_ds: tf.data.Dataset, settings: dict, seed: int) -> tf.data.Dataset:
+    """An endless stream of augmented, shuffled batches: (images, one-hot labels)."""
+    n_train = int(train_ds.cardinality())
+
+    def augment_example(index, example):
+        image, label = example
+        image = augment(image, seed, index, settings["max_shift"], settings["max_brightness"],
+                        settings["flip"])
+        return image, tf.one_hot(label, 2)
+
+    # repeat() without a count: Keras stops after epochs * steps_per_epoch batches. (A stream
+    # that ends exactly then sometimes made fit() hang for tens of seconds at its end.)
+    return (train_ds.shuffle(n_train, seed=seed).repeat().enumerate()
+            .map(augment_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            .batch(settings["batch_size"], drop_remainder=True).prefetch(tf.data.AUTOTUNE))
+
+
+def learning_rate_schedule(settings: dict, total_steps: int) -> keras.optimizers.schedules.LearningRateSchedule:
+    """Linear warm-up to the peak learning rate, then cosine decay to zero."""
+    warmup_steps = int(settings["warmup"] * total_steps)
+    return keras.optimizers.schedules.CosineDecay(
+        0.0, total_steps - warmup_steps, warmup_target=settings["peak_learning_rate"],
+        warmup_steps=warmup_steps)
+
+
+def reestimate_batchnorm(model: keras.Model, images: np.ndarray, batch_size: int = 200,
+                         seed: int = 0) -> None:
+    """Replace each BatchNormalization layer's moving statistics by their average over `images`.
+
+    During training the moving mean and variance trail the changing weights; here the final
+    model sees the (un-augmented) images once more, in shuffled batches, and each layer keeps the
+    plain average of the batch statistics. The weights do not change.
+    """
+    norms = [layer for layer in _all_layers(model)
+             if isinstance(layer, keras.layers.BatchNormalization)]
+    if not norms:
+        return
+    order = np.random.default_rng(seed).permutation(len(images))
+    saved = [layer.momentum for layer in norms]
+    try:
+        for k, start in enumerate(range(0, len(images), batch_size)):
+            for layer in norms:       # moving = moving * k/(k+1) + batch/(k+1): a plain average
+                layer.momentum = k / (k + 1)
+            batch = tf.constant(images[order[start:start + batch_size]], tf.float32)
+            model(batch, training=True)
+    finally:
+        for layer, momentum in zip(norms, saved):
+            layer.momentum = momentum
+
+
+def _all_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """The model's layers, with those of nested models flattened in."""
+    found = []
+    for layer in model.layers:
+        found += _all_layers(layer) if isinstance(layer, keras.Model) else [layer]
+    return found
+
+
+def _clock(seconds: float) -> str:
+    """Seconds as m:ss."""
+    seconds = max(0, round(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+class TrainingProgress(keras.callbacks.Callback):
+    """Prints the epoch, the training accuracy so far and the time left, one line per epoch.
+
+    It writes to stderr, which a terminal and Jupyter show while the cell runs, and which this
+    repository's stored notebooks and nbval leave out.
+    """
+
+    def __init__(self, epochs: int, stream: TextIO | None = None):
+        super().__init__()
+        self.epochs = epochs
+        self.stream = stream
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.stream or sys.stderr, flush=True)
+
+    def on_train_begin(self, logs=None):
+        self.start = time.perf_counter()
+        self._print(f"training for {self.epochs} epochs ...")
+
+    def on_epoch_end(self, epoch, logs=None):
+        done = epoch + 1
+        elapsed = time.perf_counter() - self.start
+        left = elapsed / done * (self.epochs - done)
+        accuracy = (logs or {}).get("accuracy", float("nan"))
+        self._print(f"epoch {done:2}/{self.epochs}: training accuracy {accuracy:6.1%} "
+                    f"(augmented images), {_clock(elapsed)} elapsed, about {_clock(left)} left")
+
+
+def train_classifier(build_model: Callable[[], keras.Model], train_ds: tf.data.Dataset,
+                     settings: dict, seed: int, progress: bool = True,
+                     reestimate: bool = True) -> tuple[keras.Model, dict]:
+    """Train `build_model()` with `settings`; return (model, history).
+
+    The model must output probabilities from a layer fed by a layer named "logits"; training
+    minimises the cross-entropy of the logits (with label smoothing). history holds the
+    per-epoch training loss and accuracy and the training time in seconds. reestimate=False
+    keeps the batch-normalization statistics of training (for measuring what re-estimating does).
+    """
+    check_settings(settings)
+    keras.utils.set_random_seed(seed)
+    model = build_model()
+    logits = keras.Model(model.input, model.get_layer("logits").output)
+    epochs, batch_size = settings["epochs"], settings["batch_size"]
+    steps = int(train_ds.cardinality()) // batch_size
+    if steps < 1:
+        raise ValueError(f"{int(train_ds.cardinality())} training images are fewer than one "
+                         f"batch of {batch_size}")
+    optimizer = keras.optimizers.AdamW(learning_rate_schedule(settings, epochs * steps),
+                                       weight_decay=settings["weight_decay"])
+    loss = keras.losses.CategoricalCrossentropy(from_logits=True,
+                                                label_smoothing=settings["label_smoothing"])
+    logits.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
+    callbacks = [TrainingProgress(epochs)] if progress else []
+    start = time.perf_counter()
+    fitted = logits.fit(training_batches(train_ds, settings, seed), epochs=epochs,
+                        steps_per_epoch=steps, shuffle=False, verbose=0, callbacks=callbacks)
+    if reestimate:
+        train_images = np.stack([image for image, _ in train_ds.as_numpy_iterator()])
+        reestimate_batchnorm(model, train_images, seed=seed)
+    history = {name: [float(v) for v in values] for name, values in fitted.history.items()}
+    history["seconds"] = round(time.perf_counter() - start, 1)
+    return model, history
