@@ -93,6 +93,16 @@ def _check_output_path(path: str | os.PathLike) -> Path:
     return path
 
 
+def _check_hold(hold_last: float) -> float:
+    """Validate the last frame's hold: a number of seconds >= 0."""
+    if isinstance(hold_last, bool) or not isinstance(hold_last,
+                                                     (int, float, np.integer, np.floating)):
+        raise TypeError(f"hold_last must be a number of seconds, got {type(hold_last).__name__}")
+    if not np.isfinite(hold_last) or hold_last < 0:
+        raise ValueError(f"hold_last must be a number of seconds >= 0, got {hold_last}")
+    return float(hold_last)
+
+
 def _shared_palette(frames: Sequence[np.ndarray]) -> Image.Image:
     """One 255-colour palette for the whole GIF, computed from frames spread over it."""
     n = len(frames)
@@ -107,15 +117,17 @@ def _shared_palette(frames: Sequence[np.ndarray]) -> Image.Image:
 
 
 def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike, *, fps: float = 2,
-             loop: int = 0) -> None:
+             loop: int = 0, hold_last: float = 1.5) -> None:
     """Write equal-sized H×W×3 uint8 frames as a GIF with one shared palette, atomically.
 
-    Each frame lasts round(1000 / fps) ms; ``loop=0`` loops forever. As in every GIF
-    writer built on Pillow, a frame identical to the one before it is merged into it
-    (one frame, both durations), so the playing time is unchanged.
+    Each frame lasts round(1000 / fps) ms, except the last, which is held for at least
+    `hold_last` seconds so that a reader sees the result before the loop restarts (0: no hold);
+    ``loop=0`` loops forever. As in every GIF writer built on Pillow, a frame identical to the
+    one before it is merged into it (one frame, both durations), so the playing time is unchanged.
     """
     frames = _check_frames(frames)
     fps = _check_fps(fps)
+    hold_last = _check_hold(hold_last)
     if isinstance(loop, bool) or not isinstance(loop, (int, np.integer)) or loop < 0:
         raise ValueError(f"loop must be an integer >= 0 (0 = forever), got {loop!r}")
     path = _check_output_path(path)
@@ -123,6 +135,8 @@ def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike, *, fps: floa
     if duration_ms < 1:
         raise ValueError(f"fps={fps} gives frames shorter than 1 ms; use fps <= 1000")
 
+    durations = [duration_ms] * len(frames)
+    durations[-1] = max(duration_ms, round(1000 * hold_last))
     palette = _shared_palette(frames)
     images = [Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE)
               for f in frames]
@@ -130,7 +144,7 @@ def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike, *, fps: floa
 
     def write(tmp: Path) -> None:
         images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
-                       palette=palette_bytes, duration=duration_ms, loop=int(loop), disposal=1,
+                       palette=palette_bytes, duration=durations, loop=int(loop), disposal=1,
                        optimize=True)
 
     write_atomically(path, write)
@@ -150,17 +164,19 @@ def _animated(artists: Iterable[Artist] | None, step: int) -> list[Artist]:
 
 
 def record_gif(fig: Figure, update: Callable[[int], Iterable[Artist]], n_frames: int,
-               path: str | os.PathLike, *, fps: float = 2) -> None:
+               path: str | os.PathLike, *, fps: float = 2, hold_last: float = 1.5) -> None:
     """Record update(0..n_frames-1) on `fig` as a GIF, redrawing only the changed artists.
 
     Same contract as ``FuncAnimation(fig, update, frames=n_frames, blit=True)``: `update(i)`
-    changes the figure and returns the artists it changed; axis limits stay fixed.
+    changes the figure and returns the artists it changed; axis limits stay fixed. The last
+    frame is held for at least `hold_last` seconds (see save_gif).
     """
     if not callable(update):
         raise TypeError(f"update must be callable, got {type(update).__name__}")
     if isinstance(n_frames, bool) or not isinstance(n_frames, (int, np.integer)) or n_frames < 1:
         raise ValueError(f"n_frames must be a positive integer, got {n_frames!r}")
     fps = _check_fps(fps)
+    hold_last = _check_hold(hold_last)
     path = _check_output_path(path)
     canvas = _agg_canvas(fig)
 
@@ -192,4 +208,5 @@ def record_gif(fig: Figure, update: Callable[[int], Iterable[Artist]], n_frames:
     finally:
         for a, flag in was_animated.items():
             a.set_animated(flag)
-    save_gif(frames, path, fps=fps)  # the next show() or savefig() redraws the figure in full
+    # the next show() or savefig() redraws the figure in full
+    save_gif(frames, path, fps=fps, hold_last=hold_last)

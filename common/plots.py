@@ -8,6 +8,7 @@ import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap, LogNorm
+from matplotlib.contour import QuadContourSet
 from matplotlib.figure import Figure
 
 from common.style import COLORS
@@ -30,7 +31,7 @@ def _check_history(history: np.ndarray) -> np.ndarray:
 
 def fit_animation(x: np.ndarray, y: np.ndarray, history: np.ndarray, *, exact: tuple[float, float],
                   min_loss: float, title: str) -> tuple[Figure, Callable[[int], Sequence[Artist]]]:
-    """Figure (points and current line | loss so far against the minimum) and its update(i)."""
+    """Figure (points and current line | loss above its minimum so far) and its update(i)."""
     history = _check_history(history)
     x_line = np.array([x.min() - 1, x.max() + 1])
     fig, (ax_fit, ax_loss) = plt.subplots(1, 2, figsize=(10, 4))
@@ -38,23 +39,27 @@ def fit_animation(x: np.ndarray, y: np.ndarray, history: np.ndarray, *, exact: t
     ax_fit.scatter(x, y, s=10, alpha=0.5, color="0.55")
     line, = ax_fit.plot(x_line, 0 * x_line, color=COLORS["red"])
     ax_fit.plot(x_line, exact[0] * x_line + exact[1], "--", color="0.3", lw=1, label="exact fit")
-    ax_fit.set(xlim=x_line, ylim=(0, 400), xlabel="height (inches)", ylabel="weight (pounds)")
+    # the weight axis includes 0, with a margin, so that a line at weight 0 is not on the frame
+    low, high = min(0.0, float(np.min(y))), float(np.max(y))
+    margin = 0.1 * (high - low)
+    ax_fit.set(xlim=x_line, ylim=(low - margin, high + margin), xlabel="height (inches)",
+               ylabel="weight (pounds)")
     ax_fit.legend(loc="upper left")
     # the title holds the equation, sized for tight_layout
     equation = ax_fit.set_title(f"iteration 0: {line_equation(*history[0, :2])}")
-    losses = history[:, 2]
-    ax_loss.axhline(min_loss, ls="--", color="0.3", lw=1, label="minimum possible")
-    curve, = ax_loss.plot([], [], "o-", ms=3, color=COLORS["blue"], label="MSE")
-    ax_loss.set(xlim=(-0.5, len(losses) - 0.5), ylim=(min_loss * 0.7, losses.max() * 1.5),
-                yscale="log", xlabel="iteration", ylabel="mean squared error")
-    ax_loss.legend(loc="upper right")
+    # MSE minus its minimum, on a log scale: a stall above the minimum stays visible. Floored
+    # where float64 rounding takes over (the difference of two nearly equal numbers).
+    excess = np.maximum(history[:, 2] - min_loss, 1e-10 * max(abs(min_loss), 1.0))
+    curve, = ax_loss.plot([], [], "o-", ms=3, color=COLORS["blue"])
+    ax_loss.set(xlim=(-0.5, len(excess) - 0.5), ylim=(excess.min() / 3, excess.max() * 3),
+                yscale="log", xlabel="iteration", ylabel="MSE − minimum possible MSE")
     fig.tight_layout()
 
     def update(i: int) -> Sequence[Artist]:
         slope, intercept, _ = history[i]
         line.set_ydata(slope * x_line + intercept)
         equation.set_text(f"iteration {i}: {line_equation(slope, intercept)}")
-        curve.set_data(np.arange(i + 1), losses[: i + 1])
+        curve.set_data(np.arange(i + 1), excess[: i + 1])
         return line, equation, curve
 
     return fig, update
@@ -74,8 +79,11 @@ def _band_colormap(name: str, n_bands: int) -> ListedColormap:
 
 def plot_loss_surface(ax: Axes, x: np.ndarray, y: np.ndarray, slopes: np.ndarray,
                       intercepts: np.ndarray, *, min_loss: float, max_ratio: float = 400.0,
-                      colorbar: bool = True) -> None:
-    """Filled, log-scaled contours of the line-fit MSE over a grid of slopes and intercepts."""
+                      colorbar: bool = True) -> QuadContourSet:
+    """Filled, log-scaled contours of the line-fit MSE over a grid of slopes and intercepts.
+
+    Returns the contour set, for a colour bar shared by several panels (with colorbar=False).
+    """
     slope_grid, intercept_grid = np.meshgrid(slopes, intercepts)
     mse_grid = np.mean((slope_grid[..., None] * x + intercept_grid[..., None] - y) ** 2, axis=-1)
     levels = min_loss * np.geomspace(1, max_ratio, 25)
@@ -86,3 +94,4 @@ def plot_loss_surface(ax: Axes, x: np.ndarray, y: np.ndarray, slopes: np.ndarray
         ax.figure.colorbar(filled, ax=ax, label="MSE", format="{x:,.0f}", ticks=levels[::6])
     ax.set(xlabel="slope $m$", ylabel="intercept $b$")
     ax.grid(False)
+    return filled

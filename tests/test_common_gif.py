@@ -66,7 +66,7 @@ def test_save_gif_round_trip(tmp_path):
     common.save_gif(frames, path, fps=4)
     info = read_gif_blocks(path.read_bytes())
     assert (info.width, info.height, info.frames) == (30, 20, 5)
-    assert info.delays_ms == [250] * 5
+    assert info.delays_ms == [250] * 4 + [1500]  # the last frame held 1.5 s by default
     assert info.loop == 0
     assert info.has_global_palette and info.local_palettes == 0  # one shared palette
     decoded = decoded_frames(path)
@@ -87,7 +87,7 @@ def test_save_gif_file_permissions_follow_umask(tmp_path):
 
 def test_save_gif_duration_and_loop_options(tmp_path):
     path = tmp_path / "anim.gif"
-    common.save_gif(solid_frames(3), path, fps=2, loop=3)
+    common.save_gif(solid_frames(3), path, fps=2, loop=3, hold_last=0)
     info = read_gif_blocks(path.read_bytes())
     assert info.delays_ms == [500] * 3
     assert info.loop == 3
@@ -100,7 +100,31 @@ def test_save_gif_merges_identical_frames_keeping_play_time(tmp_path):
     a, b = solid_frames(2)
     common.save_gif([a, a, b], path, fps=10)
     info = read_gif_blocks(path.read_bytes())
-    assert info.frames == 2 and info.delays_ms == [200, 100]
+    assert info.frames == 2 and info.delays_ms == [200, 1500]
+    common.save_gif([a, b, b], path, fps=10, hold_last=0)   # merged into the held last frame
+    assert read_gif_blocks(path.read_bytes()).delays_ms == [100, 200]
+
+
+@pytest.mark.parametrize("fps, hold_last, last_ms", [(4, 1.5, 1500), (4, 2.0, 2000),
+                                                     (4, 0.1, 250), (0.5, 1.5, 2000)])
+def test_save_gif_holds_the_last_frame(tmp_path, fps, hold_last, last_ms):
+    """The last frame lasts hold_last seconds, or one frame if that is longer; the others do not
+    change. Pillow reports each frame's `duration` when reading, as the before-stop check does."""
+    path = tmp_path / "anim.gif"
+    common.save_gif(solid_frames(4), path, fps=fps, hold_last=hold_last)
+    frame_ms = round(1000 / fps)
+    assert read_gif_blocks(path.read_bytes()).delays_ms == [frame_ms] * 3 + [last_ms]
+    with Image.open(path) as im:
+        im.seek(3)
+        assert im.info["duration"] == last_ms
+
+
+@pytest.mark.parametrize("hold_last, error", [(-1, ValueError), (float("inf"), ValueError),
+                                              ("1", TypeError), (True, TypeError)])
+def test_save_gif_rejects_bad_hold(tmp_path, hold_last, error):
+    with pytest.raises(error, match="hold_last"):
+        common.save_gif(solid_frames(2), tmp_path / "bad.gif", hold_last=hold_last)
+    assert not (tmp_path / "bad.gif").exists()
 
 
 def test_save_gif_accepts_a_4d_array(tmp_path):
@@ -171,7 +195,7 @@ def test_record_gif_writes_every_frame(tmp_path, line_figure):
     path = tmp_path / "rec.gif"
     common.record_gif(fig, update, 6, path, fps=5)
     info = read_gif_blocks(path.read_bytes())
-    assert info.frames == 6 and info.delays_ms == [200] * 6 and info.loop == 0
+    assert info.frames == 6 and info.delays_ms == [200] * 5 + [1500] and info.loop == 0
     assert info.local_palettes == 0
     assert len(decoded_frames(path)) == 6
 
@@ -180,7 +204,7 @@ def test_record_gif_frames_match_full_redraws(tmp_path, line_figure, monkeypatch
     fig, update = line_figure
     captured = {}
     monkeypatch.setattr(common.gif, "save_gif",
-                        lambda frames, path, fps: captured.update(frames=frames))
+                        lambda frames, path, **options: captured.update(frames=frames))
     common.record_gif(fig, update, 6, tmp_path / "rec.gif")
     assert len(captured["frames"]) == 6
     for i, blitted in enumerate(captured["frames"]):
@@ -210,6 +234,8 @@ def test_record_gif_rejects_bad_arguments(tmp_path, line_figure):
         common.record_gif(fig, lambda i: None, 3, tmp_path / "a.gif")
     with pytest.raises(ValueError, match="fps"):
         common.record_gif(fig, update, 3, tmp_path / "a.gif", fps=0)
+    with pytest.raises(ValueError, match="hold_last"):
+        common.record_gif(fig, update, 3, tmp_path / "a.gif", hold_last=-1)
     with pytest.raises(ValueError, match="does not exist"):
         common.record_gif(fig, update, 3, tmp_path / "missing" / "a.gif")
     assert not (tmp_path / "a.gif").exists()

@@ -32,6 +32,19 @@ def test_fit_animation_update_moves_line_and_grows_curve():
     plt.close(fig)
 
 
+def test_fit_animation_plots_the_loss_above_its_minimum():
+    history = np.array([[0.0, 0.0, 1e4], [2.0, 10.0, 5e3], [5.0, -150.0, 4.5]])
+    fig, update = common.fit_animation(X, Y, history, exact=(5.0, -150.0), min_loss=4.5, title="t")
+    line, _, curve = update(2)
+    ax_fit, ax_loss = fig.axes
+    np.testing.assert_allclose(curve.get_ydata()[:2], [1e4 - 4.5, 5e3 - 4.5])
+    assert curve.get_ydata()[2] > 0                        # at the minimum: floored, not 0
+    assert ax_loss.get_yscale() == "log" and "minimum" in ax_loss.get_ylabel()
+    bottom, top = ax_fit.get_ylim()
+    assert bottom < 0 < top       # a line at weight 0 (the first one here) is inside the frame
+    plt.close(fig)
+
+
 @pytest.mark.parametrize("history", [np.zeros((0, 3)), np.zeros((4, 2)), np.zeros(3)])
 def test_fit_animation_rejects_bad_history(history):
     with pytest.raises(ValueError, match="history"):
@@ -42,9 +55,10 @@ def test_plot_loss_surface_has_its_minimum_at_the_least_squares_line():
     (slope, intercept), *_ = np.linalg.lstsq(np.column_stack([X, np.ones_like(X)]), Y, rcond=None)
     min_loss = np.mean((slope * X + intercept - Y) ** 2)
     fig, ax = plt.subplots()
-    common.plot_loss_surface(ax, X, Y, np.linspace(0, 10, 41), np.linspace(-300, 0, 61),
-                             min_loss=min_loss)
+    filled = common.plot_loss_surface(ax, X, Y, np.linspace(0, 10, 41),
+                                      np.linspace(-300, 0, 61), min_loss=min_loss)
     assert ax.get_xlabel() == "slope $m$" and len(fig.axes) == 2  # the plot and its colour bar
+    assert filled.levels[0] == pytest.approx(min_loss)   # returned, for a shared colour bar
     plt.close(fig)
 
 

@@ -1,4 +1,4 @@
-"""Benchmark of the vector-spread solvers (notebook vector_spread_example, cells tagged `api`).
+"""Benchmark of the vector-spread solvers (vector_spread_example/spread_solver.py).
 
 Run from the repository root, as a module (python -m tests.benchmarks.bench_vector_spread ...).
 
@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 import scipy.optimize
 
-from tests.notebook_api import load_api_module
+from tests.notebook_api import import_beside
 from tests.reference_tables import tammes_angles, thomson_energies
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -71,8 +71,8 @@ RATIO_RANGES = [(2, 50), (51, 100), (101, 150), (151, 200)]
 
 
 def load_spread():
-    """The notebook's `api` cells as the module `vector_spread`."""
-    return load_api_module(NOTEBOOK, "vector_spread")
+    """spread_solver.py, imported from the notebook's folder as the notebook imports it."""
+    return import_beside(NOTEBOOK, "spread_solver")
 
 
 def parse_ns(text):
