@@ -18,6 +18,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import platformdirs
 import tensorflow as tf
 
 from common.files import write_atomically
@@ -148,12 +149,14 @@ def load_validation_images(data_dir: str | os.PathLike | None = None
 
 
 def cache_dir() -> Path:
-    """Per-user cache folder: $TF_BEYOND_DL_CACHE, else $XDG_CACHE_HOME/tf-beyond-dl, else
-    ~/.cache/tf-beyond-dl."""
+    """Per-user cache folder: $TF_BEYOND_DL_CACHE, else the platform's user cache folder.
+
+    That is ~/.cache/tf-beyond-dl on Linux (or $XDG_CACHE_HOME/tf-beyond-dl), ~/Library/Caches
+    on macOS and %LOCALAPPDATA% on Windows, as platformdirs knows them.
+    """
     if os.environ.get("TF_BEYOND_DL_CACHE"):
         return Path(os.environ["TF_BEYOND_DL_CACHE"])
-    xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(xdg) / "tf-beyond-dl"
+    return Path(platformdirs.user_cache_dir("tf-beyond-dl", appauthor=False))
 
 
 def _data_fingerprint(folder: Path) -> str:
@@ -215,7 +218,7 @@ def load_model_file(path: Path, expected_sha256: str) -> keras.Model:
 
 
 def load_record(path: Path) -> dict:
-    """The JSON record at `path`; DamagedModelFile naming the file when it is missing or not JSON."""
+    """The JSON record at `path`; DamagedModelFile, naming the file, if missing or not JSON."""
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:

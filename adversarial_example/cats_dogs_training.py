@@ -1,4 +1,4 @@
-"""The training recipe of adversarial_cats_dogs.ipynb: augmentation, schedule, batch-norm statistics.
+"""The training recipe of adversarial_cats_dogs.ipynb: augmentation, schedule, progress.
 
 The notebook shows the network (`build_model`) and the settings (`TRAIN_SETTINGS`); this module
 turns them into a trained model. It is the machinery the notebook needs but does not teach:
@@ -18,9 +18,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 import keras
-import numpy as np
 import tensorflow as tf
-
 from cats_dogs_data import IMAGE_SIZE
 
 SETTING_NAMES = ("epochs", "batch_size", "peak_learning_rate", "warmup", "weight_decay",
@@ -75,52 +73,23 @@ def training_batches(train_ds: tf.data.Dataset, settings: dict, seed: int) -> tf
                         settings["flip"])
         return image, tf.one_hot(label, 2)
 
-    # repeat() without a count: Keras stops after epochs * steps_per_epoch batches. (A stream
-    # that ends exactly then sometimes made fit() hang for tens of seconds at its end.)
+    # Fixed parallelism, tf.data's autotuning off: with it on, fit() sometimes stayed up to a
+    # minute past its last epoch on a busy 2-core machine, waiting for the tuning thread.
+    options = tf.data.Options()
+    options.autotune.enabled = False
     return (train_ds.shuffle(n_train, seed=seed).repeat().enumerate()
-            .map(augment_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-            .batch(settings["batch_size"], drop_remainder=True).prefetch(tf.data.AUTOTUNE))
+            .map(augment_example, num_parallel_calls=2, deterministic=True)
+            .batch(settings["batch_size"], drop_remainder=True).prefetch(2)
+            .with_options(options))
 
 
-def learning_rate_schedule(settings: dict, total_steps: int) -> keras.optimizers.schedules.LearningRateSchedule:
+def learning_rate_schedule(settings: dict, total_steps: int
+                           ) -> keras.optimizers.schedules.LearningRateSchedule:
     """Linear warm-up to the peak learning rate, then cosine decay to zero."""
     warmup_steps = int(settings["warmup"] * total_steps)
     return keras.optimizers.schedules.CosineDecay(
         0.0, total_steps - warmup_steps, warmup_target=settings["peak_learning_rate"],
         warmup_steps=warmup_steps)
-
-
-def reestimate_batchnorm(model: keras.Model, images: np.ndarray, batch_size: int = 200,
-                         seed: int = 0) -> None:
-    """Replace each BatchNormalization layer's moving statistics by their average over `images`.
-
-    During training the moving mean and variance trail the changing weights; here the final
-    model sees the (un-augmented) images once more, in shuffled batches, and each layer keeps the
-    plain average of the batch statistics. The weights do not change.
-    """
-    norms = [layer for layer in _all_layers(model)
-             if isinstance(layer, keras.layers.BatchNormalization)]
-    if not norms:
-        return
-    order = np.random.default_rng(seed).permutation(len(images))
-    saved = [layer.momentum for layer in norms]
-    try:
-        for k, start in enumerate(range(0, len(images), batch_size)):
-            for layer in norms:       # moving = moving * k/(k+1) + batch/(k+1): a plain average
-                layer.momentum = k / (k + 1)
-            batch = tf.constant(images[order[start:start + batch_size]], tf.float32)
-            model(batch, training=True)
-    finally:
-        for layer, momentum in zip(norms, saved):
-            layer.momentum = momentum
-
-
-def _all_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    """The model's layers, with those of nested models flattened in."""
-    found = []
-    for layer in model.layers:
-        found += _all_layers(layer) if isinstance(layer, keras.Model) else [layer]
-    return found
 
 
 def _clock(seconds: float) -> str:
@@ -158,14 +127,12 @@ class TrainingProgress(keras.callbacks.Callback):
 
 
 def train_classifier(build_model: Callable[[], keras.Model], train_ds: tf.data.Dataset,
-                     settings: dict, seed: int, progress: bool = True,
-                     reestimate: bool = True) -> tuple[keras.Model, dict]:
+                     settings: dict, seed: int, progress: bool = True) -> tuple[keras.Model, dict]:
     """Train `build_model()` with `settings`; return (model, history).
 
     The model must output probabilities from a layer fed by a layer named "logits"; training
     minimises the cross-entropy of the logits (with label smoothing). history holds the
-    per-epoch training loss and accuracy and the training time in seconds. reestimate=False
-    keeps the batch-normalization statistics of training (for measuring what re-estimating does).
+    per-epoch training loss and accuracy and the training time in seconds.
     """
     check_settings(settings)
     keras.utils.set_random_seed(seed)
@@ -185,9 +152,6 @@ def train_classifier(build_model: Callable[[], keras.Model], train_ds: tf.data.D
     start = time.perf_counter()
     fitted = logits.fit(training_batches(train_ds, settings, seed), epochs=epochs,
                         steps_per_epoch=steps, shuffle=False, verbose=0, callbacks=callbacks)
-    if reestimate:
-        train_images = np.stack([image for image, _ in train_ds.as_numpy_iterator()])
-        reestimate_batchnorm(model, train_images, seed=seed)
     history = {name: [float(v) for v in values] for name, values in fitted.history.items()}
     history["seconds"] = round(time.perf_counter() - start, 1)
     return model, history

@@ -23,7 +23,8 @@ from tests.benchmarks.bench_training import machine_summary
 from tests.notebook_api import import_beside, load_api_module
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-NOTEBOOK = Path(__file__).resolve().parents[1] / "adversarial_example" / "adversarial_cats_dogs.ipynb"
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "adversarial_example" / "adversarial_cats_dogs.ipynb"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -58,7 +58,7 @@ def drop_volatile_parts(nb: nbformat.NotebookNode) -> None:
             cell.metadata.pop("execution", None)
 
 
-def execute_in_place(path: Path, timeout: int = 5400) -> float:
+def execute_in_place(path: Path, timeout: int = 1800) -> float:
     """Run one notebook top to bottom and store its outputs; return the seconds it took."""
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()

@@ -11,6 +11,7 @@ proven on every run, not only the shipped weights. Tests that read the real imag
 import io
 import json
 import shutil
+import sys
 import zipfile
 from pathlib import Path
 
@@ -253,22 +254,6 @@ def test_training_batches_are_augmented_with_one_hot_labels(adv, training, small
     assert labels.shape == (4, 2) and np.all(labels.numpy().sum(axis=1) == 1)
 
 
-def test_reestimated_batchnorm_holds_the_mean_of_its_inputs(adv, training, model_and_images):
-    _, images = model_and_images
-    keras, tf = adv.keras, adv.tf
-    keras.utils.set_random_seed(1)
-    model = adv.build_model()
-    first_norm = next(layer for layer in model.layers
-                      if isinstance(layer, keras.layers.BatchNormalization))
-    inputs = keras.Model(model.input, first_norm.input)(tf.constant(images, tf.float32)).numpy()
-    momentum = first_norm.momentum
-    training.reestimate_batchnorm(model, images, batch_size=2)   # equal batches: exact mean
-    flat = inputs.astype(np.float64).reshape(-1, inputs.shape[-1])
-    np.testing.assert_allclose(first_norm.moving_mean.numpy(), flat.mean(axis=0),
-                               rtol=1e-4, atol=1e-6)
-    assert first_norm.momentum == momentum                        # the setting is restored
-
-
 def test_progress_shows_epoch_accuracy_and_time_left(training):
     stream = io.StringIO()
     progress = training.TrainingProgress(epochs=4, stream=stream)
@@ -414,3 +399,15 @@ def test_recipe_trains_cold_to_the_claimed_accuracy(adv, cats_dogs_dir, monkeypa
     print(f"validation accuracy of the model trained cold: {accuracy:.1%}")
     assert accuracy >= ACCURACY_CLAIM
     assert adv.model_path(cats_dogs_dir).exists()      # cached for the next run
+
+
+def test_cache_dir_is_the_variable_or_the_platforms_user_cache(cats_dogs_data, monkeypatch,
+                                                               tmp_path):
+    monkeypatch.setenv("TF_BEYOND_DL_CACHE", str(tmp_path / "mine"))
+    assert cats_dogs_data.cache_dir() == tmp_path / "mine"
+    monkeypatch.delenv("TF_BEYOND_DL_CACHE")
+    expected = cats_dogs_data.platformdirs.user_cache_dir("tf-beyond-dl", appauthor=False)
+    assert cats_dogs_data.cache_dir() == Path(expected)
+    if sys.platform.startswith("linux"):
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+        assert cats_dogs_data.cache_dir() == tmp_path / "xdg" / "tf-beyond-dl"
