@@ -99,7 +99,7 @@ def test_loader_without_any_source_names_both_ways(adv, cats_dogs_data, tmp_path
     assert cats_dogs_data.DATA_URL in message and "no network in this test" in message
 
 
-ACCURACY_CLAIM = 0.82  # what the notebook asserts; every seed measured was above it (see README)
+ACCURACY_CLAIM = 0.85  # what the notebook asserts; the seeds measured gave 88.1-90.9% (see README)
 
 
 def test_real_data_labels_shapes_dtypes(adv, cats_dogs_dir):

@@ -75,6 +75,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 1, 2])
     parser.add_argument("--data-dir", default=None, help="default: $CATS_DOGS_DIR or Keras' cache")
+    parser.add_argument("--save-dir", type=Path, default=None,
+                        help="also save each seed's model there, as seed-S.keras")
     args = parser.parse_args()
 
     adv = load_api_module(NOTEBOOK, "adversarial_cats_dogs")
@@ -92,6 +94,9 @@ def main() -> None:
         seconds = time.perf_counter() - start   # training and validation
         flip = accuracy(adv, model, val_images, val_labels, flip_average=True)
         rows.append((seed, seconds, final))
+        if args.save_dir:
+            args.save_dir.mkdir(parents=True, exist_ok=True)
+            model.save(args.save_dir / f"seed-{seed}.keras")
         print(f"{seed:>6} {seconds:8.0f} {final:8.1%} {flip:9.1%} {weights_digest(model):>14}",
               flush=True)
     accuracies = [a for _, _, a in rows]
