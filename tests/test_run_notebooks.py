@@ -1,9 +1,11 @@
-"""Tests for the notebook runner (tests/run_notebooks.py) on a tiny notebook."""
+"""Tests for the notebook runner (tests/run_notebooks.py) on tiny notebooks."""
 from __future__ import annotations
+
+import re
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
+from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from tests import run_notebooks
 
@@ -47,6 +49,68 @@ def test_failing_notebook_is_left_untouched(tmp_path):
         run_notebooks.execute_in_place(path)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.ipynb"]
+
+
+def test_stream_chunks_are_joined_as_before():
+    # nbconvert's CoalesceStreamsPreprocessor replaced a hand-written merge: same result here.
+    nb = new_notebook(cells=[new_code_cell("")])
+    nb.cells[0].outputs = [new_output("stream", name="stdout", text="a\n"),
+                           new_output("stream", name="stderr", text="log\n"),
+                           new_output("stream", name="stdout", text="b\n"),
+                           new_output("execute_result", data={"text/plain": "1"},
+                                      execution_count=1),
+                           new_output("stream", name="stdout", text="c\n")]
+    run_notebooks.drop_volatile_parts(nb)
+    assert [(o.output_type, o.get("text")) for o in nb.cells[0].outputs] == [
+        ("stream", "a\nb\n"), ("execute_result", None), ("stream", "c\n")]
+
+
+def test_re_executing_gives_an_identical_file(tmp_path):
+    path = tmp_path / "same.ipynb"
+    write_notebook(path, "for i in range(3):\n    print(i, flush=True)", "6 * 7")
+    run_notebooks.execute_in_place(path)
+    first = path.read_bytes()
+    run_notebooks.execute_in_place(path)
+    assert path.read_bytes() == first
+
+
+def test_main_shows_each_notebook_its_time_and_what_changed(tmp_path, capfd):
+    path = tmp_path / "tiny.ipynb"
+    # os.write(2, ...) stands in for TensorFlow's C++ log lines, written below Python
+    write_notebook(path, "import os\nprint('hello')\nos.write(2, b'KERNEL-NOISE\\n')",
+                   "open('figure.txt', 'w').write('x')")
+    (tmp_path / "untouched.txt").write_text("y")
+    log = tmp_path / "logs" / "kernels.log"
+    assert run_notebooks.main([str(path), "--log", str(log)]) == 0
+    out, err = capfd.readouterr()
+    assert "KERNEL-NOISE" not in out + err and "IPKernelApp" not in out + err
+    assert "KERNEL-NOISE" in log.read_text()
+    assert re.search(r"\[1/1\] .*tiny\.ipynb \.\.\. ok, \d+ s", out)
+    changed = out.split("Changed on disk:")[1]
+    assert re.search(r"new +.*figure\.txt", changed)
+    assert re.search(r"modified +.*tiny\.ipynb", changed)
+    assert "untouched" not in changed and "kernels.log" not in changed
+    # a second run changes nothing, and says so
+    assert run_notebooks.main([str(path), "--log", str(log)]) == 0
+    assert "Changed on disk: nothing" in capfd.readouterr().out
+
+
+def test_main_prints_the_kernel_log_of_a_failing_notebook_and_goes_on(tmp_path, capfd):
+    broken, fine = tmp_path / "a_broken.ipynb", tmp_path / "b_fine.ipynb"
+    write_notebook(broken, "import os\nos.write(2, b'WHAT-THE-KERNEL-SAID\\n')",
+                   "raise RuntimeError('boom')")
+    write_notebook(fine, "print('fine')")
+    before = broken.read_bytes()
+    log = tmp_path / "kernels.log"
+    assert run_notebooks.main([str(broken), str(fine), "--log", str(log)]) == 1
+    out = capfd.readouterr().out
+    assert "a_broken.ipynb ... FAILED" in out and "boom" in out
+    assert "WHAT-THE-KERNEL-SAID" in out  # the log, printed because the notebook failed
+    assert "b_fine.ipynb ... ok" in out
+    assert "failed, left as they were" in out
+    assert broken.read_bytes() == before
+    assert re.search(r"modified +.*b_fine\.ipynb", out)
+    assert "a_broken.ipynb" not in out.split("Changed on disk:")[1].split("failed")[0]
 
 
 def test_main_rejects_a_path_that_is_not_a_notebook(tmp_path, capsys):
