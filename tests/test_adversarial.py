@@ -390,6 +390,7 @@ def test_damaged_cached_model_is_retrained_with_a_warning(adv, quick_training, s
 
 # ---- the recipe itself, trained cold: the claim the notebook makes of any training run
 
+@pytest.mark.training
 def test_recipe_trains_cold_to_the_claimed_accuracy(adv, cats_dogs_dir, monkeypatch, tmp_path):
     """The notebook's own path: get_model(from_scratch=True) with an empty cache."""
     monkeypatch.setenv("TF_BEYOND_DL_CACHE", str(tmp_path))
