@@ -204,13 +204,18 @@ def check_model_file(path: Path, expected_sha256: str) -> None:
                                f"record says {expected_sha256[:16]}...")
 
 
-def load_model_file(path: Path, expected_sha256: str) -> keras.Model:
-    """The Keras model stored at `path`, after checking the file's hash.
+def load_model_file(path: Path) -> keras.Model:
+    """The Keras model stored at `path`, after checking it against the record beside it (.json).
 
     Loaded with safe_mode=True (no code from the file is run). Raises DamagedModelFile, naming
-    the file and what is wrong with it, when the file is missing, not a zip, altered or unloadable.
+    the file and what is wrong with it, when the model or its record is missing, the record has
+    no SHA-256, or the model file is not a zip, altered or unloadable.
     """
-    check_model_file(path, expected_sha256)
+    record_path = path.with_suffix(".json")
+    expected = load_record(record_path).get("sha256")
+    if not isinstance(expected, str):
+        raise DamagedModelFile(f"{record_path} has no SHA-256 entry")
+    check_model_file(path, expected)
     try:
         return keras.models.load_model(path, safe_mode=True, compile=False)
     except Exception as error:  # Keras raises many kinds for a bad archive
@@ -220,11 +225,14 @@ def load_model_file(path: Path, expected_sha256: str) -> keras.Model:
 def load_record(path: Path) -> dict:
     """The JSON record at `path`; DamagedModelFile, naming the file, if missing or not JSON."""
     try:
-        return json.loads(path.read_text())
+        record = json.loads(path.read_text())
     except FileNotFoundError:
         raise DamagedModelFile(f"{path} is missing") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise DamagedModelFile(f"{path} is not a readable JSON record ({error})") from error
+    if not isinstance(record, dict):
+        raise DamagedModelFile(f"{path} is not a JSON record (an object)")
+    return record
 
 
 SHIPPED_MODEL = Path(__file__).resolve().with_name("cats_dogs_classifier.keras")
@@ -237,15 +245,12 @@ def load_shipped_model(path: Path = SHIPPED_MODEL) -> keras.Model:
     The record (same name, .json) holds the file's SHA-256 and how it was made. A damaged file
     raises DamagedModelFile with what happened and what to do; nothing is deleted.
     """
-    record_path = path.with_suffix(".json")
     try:
-        return load_model_file(path, load_record(record_path)["sha256"])
-    except (DamagedModelFile, KeyError, TypeError) as error:
-        problem = str(error) if isinstance(error, DamagedModelFile) else \
-            f"{record_path} has no SHA-256 entry"
+        return load_model_file(path)
+    except DamagedModelFile as error:
         raise DamagedModelFile(
-            f"The shipped model cannot be used: {problem}. Restore both files from the "
-            f"repository (git checkout -- {path.name} {record_path.name}, in {path.parent}; a "
+            f"The shipped model cannot be used: {error}. Restore both files from the "
+            f"repository (git checkout -- {path.name} {path.stem}.json, in {path.parent}; a "
             f"clone without Git LFS or an interrupted download looks like this), or train your "
             f"own with get_model(from_scratch=True), which takes a few minutes.") from None
 
@@ -272,8 +277,8 @@ def load_cached_model(path: Path) -> keras.Model | None:
     if not path.exists():
         return None
     try:
-        return load_model_file(path, load_record(path.with_suffix(".json"))["sha256"])
-    except (DamagedModelFile, KeyError, TypeError) as error:
+        return load_model_file(path)
+    except DamagedModelFile as error:
         warnings.warn(f"The cached model cannot be used ({error}); training a new one, which "
                       f"will replace {path.name}.", stacklevel=2)
         return None

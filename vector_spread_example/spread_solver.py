@@ -51,6 +51,17 @@ def _check_trace(trace: object) -> None:
         raise TypeError(f"trace must be a list or None, got {type(trace).__name__}")
 
 
+def _check_solver_args(n: object, dims: object, seed: object, time_limit: object,
+                       max_rounds: object, trace: object
+                       ) -> tuple[int, int, int, float, int | None]:
+    """The solvers' common arguments, checked in order: (n, dims, seed, time_limit, max_rounds)."""
+    checked = (_check_int("n", n, 2), _check_int("dims", dims, 2), _check_int("seed", seed, 0),
+               _check_seconds("time_limit", time_limit),
+               None if max_rounds is None else _check_int("max_rounds", max_rounds, 1))
+    _check_trace(trace)
+    return checked
+
+
 def _as_points(vectors: object) -> np.ndarray:
     """`vectors` as a finite float64 (N, d) array with N >= 2 and d >= 2."""
     x = np.asarray(vectors, dtype=np.float64)
@@ -235,13 +246,8 @@ def solve_thomson(n: int, dims: int = 3, seed: int = 0, *, time_limit: float = 5
     ran, or when the next round would overrun `time_limit` seconds. trace: optional list;
     (seconds so far, best energy so far) is appended after each round.
     """
-    n = _check_int("n", n, 2)
-    dims = _check_int("dims", dims, 2)
-    seed = _check_int("seed", seed, 0)
-    time_limit = _check_seconds("time_limit", time_limit)
-    if max_rounds is not None:
-        max_rounds = _check_int("max_rounds", max_rounds, 1)
-    _check_trace(trace)
+    n, dims, seed, time_limit, max_rounds = _check_solver_args(n, dims, seed, time_limit,
+                                                               max_rounds, trace)
     rng = np.random.default_rng(seed)
     full_batch, batch = _restart_batch(n), 4
     s, steps = tf.constant(1.0, tf.float64), tf.constant(5000)
@@ -402,13 +408,8 @@ def solve_max_min_angle(n: int, dims: int = 3, seed: int = 0, *, time_limit: flo
     those starts reached it), or when the time budget would be overrun. trace: optional list;
     (seconds so far, best angle so far) is appended after each round.
     """
-    n = _check_int("n", n, 2)
-    dims = _check_int("dims", dims, 2)
-    seed = _check_int("seed", seed, 0)
-    time_limit = _check_seconds("time_limit", time_limit)
-    if max_rounds is not None:
-        max_rounds = _check_int("max_rounds", max_rounds, 1)
-    _check_trace(trace)
+    n, dims, seed, time_limit, max_rounds = _check_solver_args(n, dims, seed, time_limit,
+                                                               max_rounds, trace)
     rng = np.random.default_rng(seed)
     batch = _restart_batch(n)
     max_rounds = max_rounds or (8 + n // 2)
