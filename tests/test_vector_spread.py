@@ -279,6 +279,10 @@ def test_descents_reject_bad_settings(spread, kwargs, message):
         spread.coulomb_descent(starts, **kwargs)
     with pytest.raises(ValueError, match=message):
         spread.riemannian_descent(starts, exponent=6.0, **kwargs)
+
+
+def test_descents_reject_bad_starts_and_exponents(spread):
+    starts = random_starts(spread, 2, 5)
     with pytest.raises(ValueError, match="starts must be a"):
         spread.coulomb_descent(starts[0], gradient_tol=1e-8)
     with pytest.raises(ValueError, match="exponent must be a positive"):
