@@ -25,6 +25,7 @@ import concurrent.futures
 import dataclasses
 import difflib
 import hashlib
+import multiprocessing
 import os
 import re
 import shutil
@@ -348,7 +349,9 @@ def check(notebook: Path, perturbation_name: str, figures: bool = False) -> Resu
 def check_all(cases: list[tuple[Path, str]], jobs: int = 2,
               figures: bool = False) -> dict[tuple[Path, str], Result]:
     """Run every (notebook, perturbation name) case, `jobs` kernels at a time."""
-    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
+    # "spawn": a worker forked from a process that has started TensorFlow's threads can hang.
+    spawn = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=spawn) as pool:
         futures = {case: pool.submit(check, *case, figures) for case in cases}
         return {case: future.result() for case, future in futures.items()}
 

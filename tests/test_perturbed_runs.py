@@ -125,6 +125,7 @@ def results(request):
     return perturbed_runs.check_all([(c["notebook"], c["name"]) for c in wanted], jobs=2)
 
 
+@pytest.mark.perturbed
 @pytest.mark.parametrize(("notebook", "name"), cases())
 def test_compared_outputs_do_not_depend_on_rounding(results, notebook, name):
     result = results[notebook, name]
