@@ -112,9 +112,12 @@ def _nudge(value, dtype=None):
 
 
 def _nudging_creator(next_creator, **kwargs):
-    """Every new tf.Variable (parameters, Keras optimizer states) starts one ulp off."""
+    """Every new tf.Variable (parameters, optimizer states) starts one ulp off.
+
+    Not a learning rate: that is a setting the reader chose, not a starting point.
+    """
     initial, dtype = kwargs.get("initial_value"), kwargs.get("dtype")
-    if initial is not None:
+    if initial is not None and "learning_rate" not in (kwargs.get("name") or ""):
         kwargs["initial_value"] = ((lambda: _nudge(initial(), dtype)) if callable(initial)
                                    else _nudge(initial, dtype))
     return next_creator(**kwargs)
@@ -180,8 +183,8 @@ def perturbations() -> list[Perturbation]:
                      "configuration, in another order, so that every sum over them runs in "
                      "another order", _OTHER_ORDER),
         Perturbation("one-ulp", "every number read from a data file or drawn at random, every "
-                     "variable's starting value and every weight of a loaded model moved up by "
-                     "one unit in the last place", _ONE_ULP),
+                     "variable's starting value (not a learning rate) and every weight of a "
+                     "loaded model moved up by one unit in the last place", _ONE_ULP),
         Perturbation("one-thread-plain-kernels", "one TensorFlow thread, oneDNN off, NumPy's "
                      "AVX-512 code paths off", _ONE_THREAD,
                      env={"TF_ENABLE_ONEDNN_OPTS": "0",
@@ -346,14 +349,22 @@ def check(notebook: Path, perturbation_name: str, figures: bool = False) -> Resu
     return Result(notebook, perturbation_name, found, error, time.perf_counter() - start)
 
 
-def check_all(cases: list[tuple[Path, str]], jobs: int = 2,
-              figures: bool = False) -> dict[tuple[Path, str], Result]:
-    """Run every (notebook, perturbation name) case, `jobs` kernels at a time."""
+def check_all(cases: list[tuple[Path, str]], jobs: int = 2, figures: bool = False,
+              on_result=None) -> dict[tuple[Path, str], Result]:
+    """Run every (notebook, perturbation name) case, `jobs` kernels at a time.
+
+    `on_result(result)`, when given, is called as each case finishes.
+    """
     # "spawn": a worker forked from a process that has started TensorFlow's threads can hang.
     spawn = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=spawn) as pool:
-        futures = {case: pool.submit(check, *case, figures) for case in cases}
-        return {case: future.result() for case, future in futures.items()}
+        futures = {pool.submit(check, *case, figures): case for case in cases}
+        results = {}
+        for future in concurrent.futures.as_completed(futures):
+            results[futures[future]] = future.result()
+            if on_result is not None:
+                on_result(results[futures[future]])
+        return {case: results[case] for case in cases}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -368,9 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     names = args.perturbation or [p.name for p in perturbations()]
     notebooks = [p.resolve() for p in args.notebooks] or all_notebooks()
     results = check_all([(nb, name) for nb in notebooks for name in names], jobs=args.jobs,
-                        figures=args.figures)
-    for result in results.values():
-        print(result.report(), flush=True)
+                        figures=args.figures, on_result=lambda r: print(r.report(), flush=True))
     return 1 if any(r.error or r.mismatches for r in results.values()) else 0
 
 
