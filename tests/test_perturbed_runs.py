@@ -119,8 +119,9 @@ def cases() -> list[tuple]:
 @pytest.fixture(scope="module")
 def results(request):
     """Every case run up front, two kernels at a time (most cells use one core)."""
+    this_test = test_compared_outputs_do_not_depend_on_rounding.__name__
     wanted = [item.callspec.params for item in request.session.items
-              if getattr(item, "originalname", None) == "test_compared_outputs_do_not_depend_on_rounding"
+              if getattr(item, "originalname", None) == this_test
               and not item.get_closest_marker("skip")]
     return perturbed_runs.check_all([(c["notebook"], c["name"]) for c in wanted], jobs=2)
 
