@@ -9,6 +9,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ROOT = Path(__file__).resolve().parent
 ADVERSARIAL_NOTEBOOK = ROOT / "adversarial_example" / "adversarial_cats_dogs.ipynb"
+PERTURBED_RUNS = pytest.StashKey()  # the future of the rounding-perturbation runs
 
 
 def pytest_collectstart(collector):
@@ -58,3 +59,24 @@ def pytest_collection_modifyitems(config, items):
 def cats_dogs_dir() -> Path:
     """The folder of the cats-vs-dogs images ($CATS_DOGS_DIR or Keras' cache)."""
     return _find_cats_dogs_dir()
+
+
+def pytest_collection_finish(session):
+    """Start the selected rounding-perturbation runs now, beside the other tests.
+
+    They re-run notebooks for minutes, two kernels at a time; most of the other tests use one
+    core, so running both at once makes the whole suite shorter. Their tests wait for the results.
+    """
+    cases = [item.callspec.params for item in session.items
+             if item.get_closest_marker("perturbed") and not item.get_closest_marker("skip")]
+    if cases:
+        from tests.perturbed_runs import start_in_background
+
+        session.config.stash[PERTURBED_RUNS] = start_in_background(
+            [(case["notebook"], case["name"]) for case in cases], jobs=2)
+
+
+@pytest.fixture(scope="session")
+def perturbed_results(request):
+    """The rounding-perturbation runs started at collection: {(notebook, name): Result}."""
+    return request.config.stash[PERTURBED_RUNS].result()

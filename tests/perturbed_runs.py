@@ -368,6 +368,15 @@ def check_all(cases: list[tuple[Path, str]], jobs: int = 2, figures: bool = Fals
         return {case: results[case] for case in cases}
 
 
+def start_in_background(cases: list[tuple[Path, str]],
+                        jobs: int = 2) -> concurrent.futures.Future:
+    """check_all(cases, jobs) in a thread; its future gives the results when they are ready."""
+    runner = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    future = runner.submit(check_all, cases, jobs)
+    runner.shutdown(wait=False)
+    return future
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: every notebook")

@@ -103,31 +103,25 @@ def test_unknown_perturbation_is_named():
 # ---- the notebooks themselves: every compared output withstands every perturbation
 
 def cases() -> list[tuple]:
-    """(notebook, perturbation) pairs. The cats-vs-dogs notebook compares only facts about the
-    image files as text (its numbers are learned outputs, asserted instead), so it runs once,
-    with every weight of its model moved by one ulp: that also checks its asserted margins."""
+    """(notebook, perturbation) pairs, run at the start of the session (conftest.py).
+
+    The cats-vs-dogs notebook compares as text only facts about the image files and the model's
+    record (its numbers are learned outputs, asserted instead), so it runs once, with every weight
+    of its model moved by one ulp, which also checks its asserted margins; and it takes minutes,
+    so that run is one of the slow proofs (`pytest -m "training or slow"`, run by CI)."""
     found = []
     for notebook in all_notebooks():
         if notebook == ADVERSARIAL_NOTEBOOK:
-            found.append(pytest.param(notebook, "one-ulp", id=f"{notebook.stem}-one-ulp"))
+            found.append(pytest.param(notebook, "one-ulp", id=f"{notebook.stem}-one-ulp",
+                                      marks=pytest.mark.slow))
         else:
             found += [pytest.param(notebook, p.name, id=f"{notebook.stem}-{p.name}")
                       for p in perturbed_runs.perturbations()]
     return found
 
 
-@pytest.fixture(scope="module")
-def results(request):
-    """Every case run up front, two kernels at a time (most cells use one core)."""
-    this_test = test_compared_outputs_do_not_depend_on_rounding.__name__
-    wanted = [item.callspec.params for item in request.session.items
-              if getattr(item, "originalname", None) == this_test
-              and not item.get_closest_marker("skip")]
-    return perturbed_runs.check_all([(c["notebook"], c["name"]) for c in wanted], jobs=2)
-
-
 @pytest.mark.perturbed
 @pytest.mark.parametrize(("notebook", "name"), cases())
-def test_compared_outputs_do_not_depend_on_rounding(results, notebook, name):
-    result = results[notebook, name]
+def test_compared_outputs_do_not_depend_on_rounding(perturbed_results, notebook, name):
+    result = perturbed_results[notebook, name]
     assert result.error is None and not result.mismatches, result.report()
