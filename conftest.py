@@ -10,6 +10,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parent
 ADVERSARIAL_NOTEBOOK = ROOT / "adversarial_example" / "adversarial_cats_dogs.ipynb"
 PERTURBED_RUNS = pytest.StashKey()  # the future of the rounding-perturbation runs
+PERTURBED_PLAN = pytest.StashKey()  # their cases, and the test after which they may start
 
 
 def pytest_collectstart(collector):
@@ -62,21 +63,41 @@ def cats_dogs_dir() -> Path:
 
 
 def pytest_collection_finish(session):
-    """Start the selected rounding-perturbation runs now, beside the other tests.
+    """Plan the selected rounding-perturbation runs: they start beside the other tests.
 
-    They re-run notebooks for minutes, two kernels at a time; most of the other tests use one
-    core, so running both at once makes the whole suite shorter. Their tests wait for the results.
+    They re-run notebooks for minutes, two kernels at a time; most other tests use one core, so
+    running both at once makes the whole suite shorter. Not beside the cats-vs-dogs notebook,
+    though, whose convolutions use every core: then they start when its last cell is done.
+    Their tests wait for the results.
     """
     cases = [item.callspec.params for item in session.items
              if item.get_closest_marker("perturbed") and not item.get_closest_marker("skip")]
-    if cases:
+    if not cases:
+        return
+    busy = [item.nodeid for item in session.items if item.path == ADVERSARIAL_NOTEBOOK]
+    session.config.stash[PERTURBED_PLAN] = ([(c["notebook"], c["name"]) for c in cases],
+                                            busy[-1] if busy else None)
+    if not busy:
+        _start_perturbed_runs(session.config)
+
+
+def _start_perturbed_runs(config) -> None:
+    """Start the planned perturbation runs in the background (once)."""
+    if PERTURBED_RUNS not in config.stash:
         from tests.perturbed_runs import start_in_background
 
-        session.config.stash[PERTURBED_RUNS] = start_in_background(
-            [(case["notebook"], case["name"]) for case in cases], jobs=2)
+        config.stash[PERTURBED_RUNS] = start_in_background(config.stash[PERTURBED_PLAN][0], jobs=2)
+
+
+def pytest_runtest_teardown(item, nextitem):
+    """Start the perturbation runs once the cats-vs-dogs notebook's last cell has run."""
+    plan = item.config.stash.get(PERTURBED_PLAN, None)
+    if plan is not None and plan[1] == item.nodeid:
+        _start_perturbed_runs(item.config)
 
 
 @pytest.fixture(scope="session")
 def perturbed_results(request):
-    """The rounding-perturbation runs started at collection: {(notebook, name): Result}."""
+    """The rounding-perturbation runs' results: {(notebook, name): Result}."""
+    _start_perturbed_runs(request.config)   # if nothing started them yet (notebook 3 skipped)
     return request.config.stash[PERTURBED_RUNS].result()
