@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import keras
-import numpy as np
 
 from tests.benchmarks.bench_training import machine_summary
 from tests.notebook_api import import_beside
