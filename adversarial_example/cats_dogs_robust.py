@@ -50,7 +50,7 @@ ROBUST_SETTINGS = {
     "training_attack": "fgsm-random-start",
     "step_size": 1.25,                    # the training attack's step, as a multiple of epsilon
     "epsilon_ramp": 0.3,                  # share of the steps over which epsilon grows from 0
-    "epochs": 15,
+    "epochs": 20,
     "batch_size": 64,
     "peak_learning_rate": 1e-3,           # AdamW; linear warm-up, then cosine decay to 0
     "warmup": 0.1,

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from tests.benchmarks.bench_training import machine_summary
-from tests.notebook_api import import_beside
+from tests.notebook_api import import_beside, load_api_module
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--restarts", type=int, default=3, help="strong attack: restarts")
     args = parser.parse_args(argv)
 
+    load_api_module(NOTEBOOK, "adversarial_cats_dogs")   # the notebook's seeds and determinism
     robust = import_beside(NOTEBOOK, "cats_dogs_robust")
     data = import_beside(NOTEBOOK, "cats_dogs_data")
     out = args.out or robust.ROBUST_MODEL

@@ -75,15 +75,15 @@ def main() -> None:
             data.load_shipped_model(), train_ds, settings, seed=seed,
             validation=(images, labels), progress=True)
         seconds = time.perf_counter() - start
+        if args.save_dir:
+            args.save_dir.mkdir(parents=True, exist_ok=True)
+            model.save(args.save_dir / f"robust-seed-{seed}.keras")
         clean = float(np.mean(adv.predict_proba(model, images).argmax(axis=1) == labels))
         start = time.perf_counter()
         robust_acc = robust.robust_accuracy(model, images, labels, epsilon=settings["epsilon"],
                                             steps=args.steps, restarts=args.restarts, seed=seed)
         attack_seconds = time.perf_counter() - start
         rows.append((seed, seconds, clean, robust_acc))
-        if args.save_dir:
-            args.save_dir.mkdir(parents=True, exist_ok=True)
-            model.save(args.save_dir / f"robust-seed-{seed}.keras")
         print(f"{seed:>6} {seconds:8.0f} {clean:7.1%} {robust_acc:7.1%} "
               f"{history.get('val_robust', float('nan')):8.1%} {attack_seconds:9.0f} "
               f"{history['cpu_seconds']:7.0f} "
