@@ -559,6 +559,27 @@ def fake_robust_files(adv, robust, cats_dogs_data, folder: Path, **record_change
     return path
 
 
+def test_shipped_robust_model_matches_its_record(adv, robust, cats_dogs_data):
+    path = robust.ROBUST_MODEL
+    record = json.loads(path.with_suffix(".json").read_text())
+    assert cats_dogs_data.sha256_of(path) == record["sha256"]
+    assert path.stat().st_size <= 5_000_000 and record["bytes"] == path.stat().st_size
+    assert record["settings"] == robust.ROBUST_SETTINGS   # made with the recipe's settings
+    assert record["epsilon"] == robust.ROBUST_SETTINGS["epsilon"]
+    assert record["training_attack"] == robust.ROBUST_SETTINGS["training_attack"]
+    assert record["start_sha256"] == cats_dogs_data.sha256_of(cats_dogs_data.SHIPPED_MODEL)
+    assert record["validation_accuracy"] >= ROBUST_FLOOR["clean"]
+    assert record["robust_accuracy"] >= ROBUST_FLOOR["robust"]
+    assert record["robust_accuracy_images"] == 1000
+    attack = record["robust_accuracy_attack"]
+    assert attack["random_start"] and attack["steps"] >= 20 and attack["restarts"] >= 3
+    for key in ("tensorflow", "keras", "machine", "seed", "training_seconds", "history"):
+        assert key in record
+    model = robust.load_robust_model()                  # the loader's own checks pass too
+    built = adv.build_model()
+    assert [w.shape for w in model.get_weights()] == [w.shape for w in built.get_weights()]
+
+
 def test_robust_model_with_its_own_record_loads(adv, robust, cats_dogs_data, tmp_path):
     path = fake_robust_files(adv, robust, cats_dogs_data, tmp_path)
     model = robust.load_robust_model(path)
