@@ -27,14 +27,21 @@ def _find_cats_dogs_dir() -> Path:
     return import_beside(ADVERSARIAL_NOTEBOOK, "cats_dogs_data").find_data_dir(download=False)
 
 
+def _needs_images(item) -> bool:
+    """The adversarial notebook, a test that reads its images, or a test run on that notebook."""
+    callspec = getattr(item, "callspec", None)
+    return (item.path == ADVERSARIAL_NOTEBOOK
+            or "cats_dogs_dir" in getattr(item, "fixturenames", ())
+            or (callspec is not None and callspec.params.get("notebook") == ADVERSARIAL_NOTEBOOK))
+
+
 def pytest_collection_modifyitems(config, items):
     """The REQUIRE_CATS_DOGS policy: the adversarial notebook and the tests that read its images.
 
     Without the images offline, those are skipped with the reason; with REQUIRE_CATS_DOGS=1 (as CI
     sets), the run stops with an error instead.
     """
-    needs_images = [item for item in items if item.path == ADVERSARIAL_NOTEBOOK
-                    or "cats_dogs_dir" in getattr(item, "fixturenames", ())]
+    needs_images = [item for item in items if _needs_images(item)]
     if not needs_images:
         return
     try:

@@ -12,7 +12,6 @@ different one.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from typing import TextIO
@@ -20,6 +19,8 @@ from typing import TextIO
 import keras
 import tensorflow as tf
 from cats_dogs_data import IMAGE_SIZE
+
+from common.progress import ProgressLine, text_bar
 
 SETTING_NAMES = ("epochs", "batch_size", "peak_learning_rate", "warmup", "weight_decay",
                  "label_smoothing", "max_shift", "max_brightness", "flip")
@@ -99,31 +100,30 @@ def _clock(seconds: float) -> str:
 
 
 class TrainingProgress(keras.callbacks.Callback):
-    """Prints the epoch, the training accuracy so far and the time left, one line per epoch.
+    """Shows the epoch, the training accuracy so far and the time left, after every epoch.
 
-    It writes to stderr, which a terminal and Jupyter show while the cell runs, and which this
-    repository's stored notebooks and nbval leave out.
+    In Jupyter, one line in the normal text colour, updated in place (its output is marked, and
+    tests/run_notebooks.py leaves it out of stored notebooks); in a terminal, or with `stream`,
+    one line per epoch on stderr (or `stream`).
     """
 
     def __init__(self, epochs: int, stream: TextIO | None = None):
         super().__init__()
         self.epochs = epochs
-        self.stream = stream
-
-    def _print(self, text: str) -> None:
-        print(text, file=self.stream or sys.stderr, flush=True)
+        self.line = ProgressLine(stream)
 
     def on_train_begin(self, logs=None):
         self.start = time.perf_counter()
-        self._print(f"training for {self.epochs} epochs ...")
+        self.line.update(f"{text_bar(0, self.epochs)} training for {self.epochs} epochs ...")
 
     def on_epoch_end(self, epoch, logs=None):
         done = epoch + 1
         elapsed = time.perf_counter() - self.start
         left = elapsed / done * (self.epochs - done)
         accuracy = (logs or {}).get("accuracy", float("nan"))
-        self._print(f"epoch {done:2}/{self.epochs}: training accuracy {accuracy:6.1%} "
-                    f"(augmented images), {_clock(elapsed)} elapsed, about {_clock(left)} left")
+        self.line.update(f"{text_bar(done, self.epochs)} epoch {done:2}/{self.epochs}: training "
+                         f"accuracy {accuracy:6.1%} (augmented images), {_clock(elapsed)} "
+                         f"elapsed, about {_clock(left)} left")
 
 
 def train_classifier(build_model: Callable[[], keras.Model], train_ds: tf.data.Dataset,

@@ -11,8 +11,8 @@ repository root, so a new example folder needs no list to be updated.
 Each notebook runs in a fresh kernel with its own folder as working directory. The terminal shows
 each notebook and its time, then which files the run changed. The kernels' own log (TensorFlow's
 C++ lines, Jupyter's warnings) goes to a log file, and is printed only for a notebook that fails.
-Stderr streams are not stored in the notebooks, and each notebook is written atomically, so a
-failed run never leaves a half-written file.
+Stderr streams and progress displays are not stored in the notebooks, and each notebook is
+written atomically, so a failed run never leaves a half-written file.
 """
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from nbclient import NotebookClient
 from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
 from common.files import write_atomically
+from common.progress import PROGRESS_METADATA
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_LOG = ROOT / "build" / "run_notebooks.log"  # build/ is git-ignored
@@ -44,16 +45,24 @@ def all_notebooks(root: Path = ROOT) -> list[Path]:
                   if p.is_file() and not p.parent.name.startswith("."))
 
 
+def is_volatile(output: nbformat.NotebookNode) -> bool:
+    """Whether an output is log noise (stderr) or progress (marked by common.ProgressLine)."""
+    if output.output_type == "stream":
+        return output.name == "stderr"
+    marker = next(iter(PROGRESS_METADATA))
+    return output.get("metadata", {}).get(marker) == PROGRESS_METADATA[marker]
+
+
 def drop_volatile_parts(nb: nbformat.NotebookNode) -> None:
-    """Remove stderr streams (log noise) and execution timestamps; join stream chunks.
+    """Remove stderr streams (log noise), progress and execution timestamps; join stream chunks.
 
     Joining consecutive stream outputs (nbconvert's CoalesceStreamsPreprocessor) makes the file
-    independent of flush timing. Dropping stderr is this project's own: no library offers it.
+    independent of flush timing. Dropping stderr and progress is this project's own: no library
+    offers it.
     """
     for cell in nb.cells:
         if cell.cell_type == "code":
-            cell.outputs = [o for o in cell.outputs
-                            if not (o.output_type == "stream" and o.name == "stderr")]
+            cell.outputs = [o for o in cell.outputs if not is_volatile(o)]
             cell.metadata.pop("execution", None)
     CoalesceStreamsPreprocessor().preprocess(nb, {})
 

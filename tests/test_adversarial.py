@@ -260,8 +260,9 @@ def test_progress_shows_epoch_accuracy_and_time_left(training):
     progress.on_train_begin()
     progress.on_epoch_end(0, {"accuracy": 0.625})
     lines = stream.getvalue().splitlines()
-    assert lines[0] == "training for 4 epochs ..."
-    assert lines[1].startswith("epoch  1/4: training accuracy  62.5%") and "left" in lines[1]
+    assert lines[0] == "░" * 20 + " training for 4 epochs ..."
+    assert lines[1].startswith("█" * 5 + "░" * 15 + " epoch  1/4: training accuracy  62.5%")
+    assert "left" in lines[1]
 
 
 def tiny_model(keras):

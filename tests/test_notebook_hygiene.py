@@ -5,7 +5,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from tests.run_notebooks import all_notebooks
+from tests.run_notebooks import all_notebooks, is_volatile
 
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 MAX_BYTES = 1_500_000  # CONVENTIONS.md: stored notebooks stay under 1.5 MB
@@ -22,3 +22,4 @@ def test_notebook_is_tidy(path):
         if cell.cell_type == "code":
             streams = [o.name for o in cell.outputs if o.output_type == "stream"]
             assert "stderr" not in streams, f"cell {i} stores a stderr stream (log noise)"
+            assert not any(is_volatile(o) for o in cell.outputs), f"cell {i} stores progress"

@@ -132,3 +132,12 @@ def test_all_notebooks_skips_hidden_folders_and_deeper_levels(tmp_path):
         (tmp_path / path).write_text("{}")
     found = run_notebooks.all_notebooks(tmp_path)
     assert [p.relative_to(tmp_path).as_posix() for p in found] == ["a/one.ipynb", "b/two.ipynb"]
+
+
+def test_progress_displays_are_not_stored(tmp_path):
+    path = tmp_path / "progress.ipynb"
+    write_notebook(path, "import common\nline = common.ProgressLine()\nline.update('1/2')\n"
+                         "line.update('2/2')\nprint('done')")
+    run_notebooks.execute_in_place(path)
+    outputs = nbformat.read(path, as_version=4).cells[0].outputs
+    assert [(o.output_type, o.get("text")) for o in outputs] == [("stream", "done\n")]

@@ -183,11 +183,10 @@ def test_kicks_around_moves_every_point_or_a_few(spread):
 
 
 def test_thomson_returns_unit_rows_when_no_restart_converged(spread, monkeypatch):
-    import tensorflow as tf
     descent = spread.coulomb_descent
 
-    def three_steps(x, s, unit, steps, tol, quorum):
-        return descent(x, s, unit, tf.constant(3), tol, quorum)
+    def three_steps(starts, **kwargs):
+        return descent(starts, **{**kwargs, "max_steps": 3})
 
     # far too few steps for any restart to converge
     monkeypatch.setattr(spread, "coulomb_descent", three_steps)
@@ -222,44 +221,72 @@ def test_energy_in_units_of_smallest_distance_survives_large_exponents(spread):
     assert energy.numpy() == pytest.approx([3.0], rel=1e-12)
 
 
-def descent_args(spread, batch, n, quorum, seed=0):
-    import tensorflow as tf
-    x = spread.random_unit_vectors(batch, n, 3, np.random.default_rng(seed))
-    return (tf.constant(x), tf.constant(1.0, tf.float64), tf.ones([batch], tf.float64),
-            tf.constant(5000), tf.constant(1e-8, tf.float64), tf.constant(quorum, tf.float64))
+def random_starts(spread, batch, n, seed=0):
+    return spread.random_unit_vectors(batch, n, 3, np.random.default_rng(seed))
 
 
 def test_descent_with_quorum_one_converges_every_restart(spread):
-    x, e, gnorm, steps = spread.coulomb_descent(*descent_args(spread, 6, 12, quorum=1.0))
+    x, e, gnorm, steps = spread.coulomb_descent(random_starts(spread, 6, 12), gradient_tol=1e-8,
+                                                converged_share=1.0)
     assert np.all(gnorm.numpy() <= 1e-8) and int(steps) < 5000
     check_unit_rows(x.numpy()[0], 12, 3)
     np.testing.assert_allclose(e.numpy(), [spread.riesz_energy(xi) for xi in x.numpy()], rtol=1e-12)
 
 
 def test_descent_with_quorum_stops_once_the_best_and_half_converged(spread):
-    x, e, gnorm, steps = spread.coulomb_descent(*descent_args(spread, 16, 30, quorum=0.5))
+    starts = random_starts(spread, 16, 30)
+    x, e, gnorm, steps = spread.coulomb_descent(starts, gradient_tol=1e-8, converged_share=0.5)
     e, gnorm = e.numpy(), gnorm.numpy()
     assert gnorm[np.argmin(e)] <= 1e-8
     assert np.mean(gnorm <= 1e-8) >= 0.5
-    _, _, _, all_steps = spread.coulomb_descent(*descent_args(spread, 16, 30, quorum=1.0))
+    all_steps = spread.coulomb_descent(starts, gradient_tol=1e-8, converged_share=1.0).steps
     assert int(steps) <= int(all_steps)
 
 
 def test_descent_stops_instead_of_spreading_nan(spread):
-    import tensorflow as tf
-    x, _, _, _, tol, quorum = descent_args(spread, 3, 8, quorum=1.0)
-    unit = tf.constant([10.0, 0.1, 0.1], tf.float64)    # (r/10)^-1536 overflows in the first only
-    x_out, _, _, steps = spread.riemannian_descent(x, tf.constant(1536.0, tf.float64), unit,
-                                                   tf.constant(300), tol, quorum)
+    x = random_starts(spread, 3, 8)
+    unit = [10.0, 0.1, 0.1]              # (r/10)^-1536 overflows in the first only
+    x_out, _, _, steps = spread.riemannian_descent(x, exponent=1536.0, distance_unit=unit,
+                                                   max_steps=300, gradient_tol=1e-8)
     assert int(steps) == 0
-    np.testing.assert_array_equal(x_out.numpy(), x.numpy())
+    np.testing.assert_array_equal(x_out.numpy(), x)
 
 
 def test_xla_and_graph_descent_agree(spread):
-    args = descent_args(spread, 4, 10, quorum=1.0)
-    _, e_graph, _, _ = spread.coulomb_descent(*args)
-    _, e_xla, _, _ = spread.coulomb_descent_xla(*args)
+    starts = random_starts(spread, 4, 10)
+    e_graph = spread.coulomb_descent(starts, gradient_tol=1e-8).energies
+    e_xla = spread.coulomb_descent(starts, gradient_tol=1e-8, xla=True).energies
     np.testing.assert_allclose(e_xla.numpy(), e_graph.numpy(), rtol=1e-10)
+
+
+def test_riesz_descent_with_exponent_one_is_the_coulomb_descent(spread):
+    starts = random_starts(spread, 4, 10)
+    riesz = spread.riemannian_descent(starts, exponent=1.0, gradient_tol=1e-8)
+    coulomb = spread.coulomb_descent(starts, gradient_tol=1e-8)
+    np.testing.assert_allclose(riesz.energies.numpy(), coulomb.energies.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(riesz.points.numpy(), coulomb.points.numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(gradient_tol=0.0), "gradient_tol must be a positive number"),
+    (dict(gradient_tol=1e-8, converged_share=0.0), "converged_share must be in"),
+    (dict(gradient_tol=1e-8, converged_share=1.5), "converged_share must be in"),
+    (dict(gradient_tol=1e-8, max_steps=-1), "max_steps must be >= 0"),
+])
+def test_descents_reject_bad_settings(spread, kwargs, message):
+    starts = random_starts(spread, 2, 5)
+    with pytest.raises(ValueError, match=message):
+        spread.coulomb_descent(starts, **kwargs)
+    with pytest.raises(ValueError, match=message):
+        spread.riemannian_descent(starts, exponent=6.0, **kwargs)
+
+
+def test_descents_reject_bad_starts_and_exponents(spread):
+    starts = random_starts(spread, 2, 5)
+    with pytest.raises(ValueError, match="starts must be a"):
+        spread.coulomb_descent(starts[0], gradient_tol=1e-8)
+    with pytest.raises(ValueError, match="exponent must be a positive"):
+        spread.riemannian_descent(starts, exponent=0.0, gradient_tol=1e-8)
 
 
 def test_polish_runs_no_lp_past_its_deadline(spread, monkeypatch):
@@ -317,3 +344,29 @@ def test_rising_exponent_surrogate_approaches_the_max_min_optimum(spread):
     assert min(angles) > max(before) and min(angles) > 89.0
     assert spread.min_angle_deg(spread.polish_max_min_angle(after[0])) == pytest.approx(90.0,
                                                                                         abs=1e-9)
+
+
+# ---- the published values typed into the notebook
+
+def notebook_dict(name):
+    """The dict literal assigned to `name` in one of the notebook's code cells."""
+    import ast
+
+    import nbformat
+    for cell in nbformat.read(NOTEBOOK, as_version=4).cells:
+        if cell.cell_type != "code":
+            continue
+        for node in ast.walk(ast.parse(cell.source)):
+            if (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+                    and node.targets[0].id == name):
+                return ast.literal_eval(node.value)
+    raise LookupError(f"no cell of {NOTEBOOK.name} assigns {name}")
+
+
+def test_notebook_published_values_match_the_reference_tables():
+    """A mistyped digit in the notebook (57.136703028 for 57.136703078) fails here."""
+    tammes, thomson = tammes_angles(), thomson_energies()
+    for n, angle in notebook_dict("tammes_published").items():
+        assert angle == tammes[n], f"N={n}: the notebook has {angle}, the table {tammes[n]}"
+    for n, energy in notebook_dict("thomson_published").items():
+        assert energy == thomson[n], f"N={n}: the notebook has {energy}, the table {thomson[n]}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import os
 import time
+from typing import NamedTuple
 
 # quiet C++ start-up log, unless you chose a level
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -157,15 +158,15 @@ def bb_step(k: tf.Tensor, alpha: tf.Tensor, x: tf.Tensor, x_new: tf.Tensor, g: t
     return tf.minimum(alpha, 0.3 / (gnorm_new + 1e-300))
 
 
-def projected_descent(x: tf.Tensor, s: tf.Tensor, unit: tf.Tensor, steps: tf.Tensor,
-                      tol: tf.Tensor, quorum: tf.Tensor, coulomb: bool = False
-                      ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+def _projected_descent(x: tf.Tensor, s: tf.Tensor, unit: tf.Tensor, steps: tf.Tensor,
+                       tol: tf.Tensor, quorum: tf.Tensor, coulomb: bool = False
+                       ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
     """Projected gradient descent with Barzilai-Borwein steps on a (B, N, d) batch.
 
     Minimises batched_riesz_energy(x, s, unit), or coulomb_energy(x) if coulomb=True. Runs at most
     `steps` steps; stops earlier once the lowest-energy configuration and a share `quorum` of the
     batch have gradient norm <= tol (quorum=1: all of them). Returns (x, energies, gradient norms,
-    steps run).
+    steps run). The public entry points are riemannian_descent and coulomb_descent below.
     """
     def energy_and_grad(x):
         with tf.GradientTape() as tape:
@@ -201,11 +202,67 @@ ANY_SHAPE = [tf.TensorSpec([None, None, None], tf.float64), tf.TensorSpec([], tf
 # The same Python function compiled twice: one TensorFlow graph for any shape, and with XLA, which
 # fuses a step's elementwise work into a few loops (about three times faster on large batches) but
 # compiles anew, in about half a second, for every new shape: only for the big, repeated batches.
-riemannian_descent = tf.function(projected_descent, input_signature=ANY_SHAPE)
-coulomb_descent = tf.function(functools.partial(projected_descent, coulomb=True),
-                              input_signature=ANY_SHAPE)
-coulomb_descent_xla = tf.function(functools.partial(projected_descent, coulomb=True),
-                                  jit_compile=True)                  # compiled once per shape
+_riesz_graph = tf.function(_projected_descent, input_signature=ANY_SHAPE)
+_coulomb_graph = tf.function(functools.partial(_projected_descent, coulomb=True),
+                             input_signature=ANY_SHAPE)
+_coulomb_xla = tf.function(functools.partial(_projected_descent, coulomb=True),
+                           jit_compile=True)                  # compiled once per shape
+
+
+class Descent(NamedTuple):
+    """What a batched descent returns (it unpacks as a tuple too)."""
+
+    points: tf.Tensor           # (B, N, d) the configurations reached, unit rows
+    energies: tf.Tensor         # (B,) their energies
+    gradient_norms: tf.Tensor   # (B,) the norms of their gradients along the sphere
+    steps: tf.Tensor            # how many steps ran (int32 scalar)
+
+
+def _descent_args(starts: object, max_steps: object, gradient_tol: object,
+                  converged_share: object) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+    """The common arguments of the two descents, checked and as the tensors the graphs take."""
+    x = tf.convert_to_tensor(starts, tf.float64)
+    if x.shape.rank != 3:
+        raise ValueError(f"starts must be a (batch, N, d) array of unit rows, got shape {x.shape}")
+    max_steps = _check_int("max_steps", max_steps, 0)
+    if not (isinstance(gradient_tol, (int, float, np.integer, np.floating)) and gradient_tol > 0):
+        raise ValueError(f"gradient_tol must be a positive number, got {gradient_tol!r}")
+    if not (isinstance(converged_share, (int, float, np.integer, np.floating))
+            and 0 < converged_share <= 1):
+        raise ValueError(f"converged_share must be in (0, 1], got {converged_share!r}")
+    return (x, tf.constant(max_steps), tf.constant(gradient_tol, tf.float64),
+            tf.constant(converged_share, tf.float64))
+
+
+def riemannian_descent(starts: object, *, exponent: float, distance_unit: object = None,
+                       max_steps: int = 5000, gradient_tol: float, converged_share: float = 1.0
+                       ) -> Descent:
+    """Minimise the Riesz energy (exponent s) of each configuration of a (B, N, d) batch.
+
+    Projected gradient steps on the sphere with Barzilai-Borwein step sizes, compiled into one
+    graph. Stops after max_steps steps, or earlier once the lowest-energy configuration, and a
+    share converged_share of the batch (1.0: all of them), have a gradient norm <= gradient_tol.
+    distance_unit: optional (B,) length in which each configuration's distances are measured
+    (its smallest distance keeps every term <= 1 for a large exponent); None: 1.
+    """
+    x, steps, tol, quorum = _descent_args(starts, max_steps, gradient_tol, converged_share)
+    if not (isinstance(exponent, (int, float, np.integer, np.floating)) and exponent > 0):
+        raise ValueError(f"exponent must be a positive number, got {exponent!r}")
+    unit = (tf.ones([tf.shape(x)[0]], tf.float64) if distance_unit is None
+            else tf.convert_to_tensor(distance_unit, tf.float64))
+    return Descent(*_riesz_graph(x, tf.constant(exponent, tf.float64), unit, steps, tol, quorum))
+
+
+def coulomb_descent(starts: object, *, max_steps: int = 5000, gradient_tol: float,
+                    converged_share: float = 1.0, xla: bool = False) -> Descent:
+    """Minimise the Coulomb energy (s = 1) of each configuration of a (B, N, d) batch.
+
+    The same descent as riemannian_descent, with one rsqrt per pair. xla=True compiles it with
+    XLA: about three times faster on large batches, but compiled anew for every new shape.
+    """
+    x, steps, tol, quorum = _descent_args(starts, max_steps, gradient_tol, converged_share)
+    one, unit = tf.constant(1.0, tf.float64), tf.ones([tf.shape(x)[0]], tf.float64)
+    return Descent(*(_coulomb_xla if xla else _coulomb_graph)(x, one, unit, steps, tol, quorum))
 
 
 # ---- the Thomson solver: batched restarts and basin hopping
@@ -250,8 +307,7 @@ def solve_thomson(n: int, dims: int = 3, seed: int = 0, *, time_limit: float = 5
                                                                max_rounds, trace)
     rng = np.random.default_rng(seed)
     full_batch, batch = _restart_batch(n), 4
-    s, steps = tf.constant(1.0, tf.float64), tf.constant(5000)
-    tol, quorum = tf.constant(1e-9 * n * n, tf.float64), tf.constant(0.5, tf.float64)
+    tol = 1e-9 * n * n
     best_x, best_e, hits, random_starts, start = None, np.inf, 0, 0, time.perf_counter()
     for round_ in range(max_rounds or 10**6):
         t0 = time.perf_counter()
@@ -261,10 +317,11 @@ def solve_thomson(n: int, dims: int = 3, seed: int = 0, *, time_limit: float = 5
             n_random = batch // 2 if n < 100 else batch // 4
             x0[n_random:] = kicks_around(best_x, batch - n_random, rng)
         random_starts += n_random
-        descent = coulomb_descent_xla if batch == full_batch and n >= 64 else coulomb_descent
-        x, e, gnorm, steps_run = descent(tf.constant(x0), s, tf.ones([batch], tf.float64),
-                                         steps, tol, quorum)
-        e = np.where(gnorm.numpy() <= tol.numpy(), e.numpy(), np.inf)   # converged restarts only
+        # stop once the lowest and half of all restarts have converged: the rest rarely matter
+        x, e, gnorm, steps_run = coulomb_descent(x0, max_steps=5000, gradient_tol=tol,
+                                                 converged_share=0.5,
+                                                 xla=batch == full_batch and n >= 64)
+        e = np.where(gnorm.numpy() <= tol, e.numpy(), np.inf)   # converged restarts only
         i = int(np.argmin(e))
         same = np.isfinite(e) & (e <= e[i] + 1e-9 * max(1.0, e[i]))   # e[i] is the lowest
         if not np.isfinite(best_e) or e[i] < best_e - 1e-9 * max(1.0, best_e):
@@ -341,39 +398,43 @@ def polish_max_min_angle(x: object, max_iter: int = 300, deadline: float | None 
     return x
 
 
+def smallest_distances(x: tf.Tensor) -> tf.Tensor:
+    """The smallest distance between two unit rows of each configuration of a (B, N, d) batch."""
+    n = tf.shape(x)[1]
+    gram = tf.matmul(x, x, transpose_b=True) - 2.0 * tf.eye(n, dtype=x.dtype)   # -1 on the diagonal
+    return tf.sqrt(2.0 - 2.0 * tf.reduce_max(gram, axis=[1, 2]))
+
+
 def rising_exponent_surrogate(x: tf.Tensor, exponents: tuple[float, ...] = SURROGATE_EXPONENTS,
-                              steps: int = 300, deadline: float | None = None) -> tf.Tensor:
+                              max_steps: int = 300, deadline: float | None = None) -> tf.Tensor:
     """Minimise the Riesz s-energy of a (B, N, d) batch for each s in turn, as a max-min surrogate.
 
     Distances are measured in units of each configuration's smallest distance, so that r^-s stays
-    finite for s = 1536. deadline: optional time.perf_counter() value after which no further
-    exponent starts (the first always runs).
+    finite for s = 1536; at most max_steps steps per exponent. deadline: optional
+    time.perf_counter() value after which no further exponent starts (the first always runs).
     """
     n = int(x.shape[1])
     for k, s in enumerate(exponents):
         if k > 0 and deadline is not None and time.perf_counter() > deadline:
             break                                   # out of time: keep what we have
-        gram = tf.matmul(x, x, transpose_b=True) - 2.0 * tf.eye(n, dtype=tf.float64)
-        unit = tf.sqrt(2.0 - 2.0 * tf.reduce_max(gram, axis=[1, 2]))   # smallest distance
-        x, _, _, _ = riemannian_descent(x, tf.constant(s, tf.float64), unit,
-                                        tf.constant(steps), tf.constant(1e-6 * n, tf.float64),
-                                        tf.constant(1.0, tf.float64))
+        x = riemannian_descent(x, exponent=s, distance_unit=smallest_distances(x),
+                               max_steps=max_steps, gradient_tol=1e-6 * n).points
     return x
 
 
 @tf.function(reduce_retracing=True)
-def soft_sphere_descent(x: tf.Tensor, target: tf.Tensor, steps: tf.Tensor
+def soft_sphere_descent(x: tf.Tensor, target_chord: tf.Tensor, n_steps: tf.Tensor
                         ) -> tuple[tf.Tensor, tf.Tensor]:
-    """Soft-sphere packing: minimise sum relu(target - |xi - xj|)^2 on a (B, N, d) batch.
+    """Soft-sphere packing: minimise sum relu(target_chord - |xi - xj|)^2 on a (B, N, d) batch.
 
-    target: (B,) chord each configuration tries to keep between all pairs. Only overlapping
-    pairs push, so points that are already far enough apart are left alone (as in a packing).
+    target_chord: (B,) distance each configuration tries to keep between all pairs; n_steps
+    steps run. Only overlapping pairs push, so points already far enough apart are left alone.
     """
     def energy_and_grad(x):
         with tf.GradientTape() as tape:
             tape.watch(x)
             off, d2 = squared_distances(x)
-            overlap = tf.nn.relu(target[:, None, None] - tf.sqrt(d2))
+            overlap = tf.nn.relu(target_chord[:, None, None] - tf.sqrt(d2))
             e = 0.5 * tf.reduce_sum(off * overlap ** 2, axis=[1, 2])
         g = tape.gradient(e, x)
         g -= tf.reduce_sum(g * x, axis=-1, keepdims=True) * x
@@ -381,7 +442,7 @@ def soft_sphere_descent(x: tf.Tensor, target: tf.Tensor, steps: tf.Tensor
 
     e, g = energy_and_grad(x)
     alpha = 0.01 / (tf.sqrt(tf.reduce_sum(g * g, axis=[1, 2], keepdims=True)) + 1e-300)
-    for k in tf.range(steps):
+    for k in tf.range(n_steps):
         x_new = x - alpha * g
         x_new /= tf.norm(x_new, axis=-1, keepdims=True)
         e_new, g_new = energy_and_grad(x_new)
@@ -438,7 +499,8 @@ def solve_max_min_angle(n: int, dims: int = 3, seed: int = 0, *, time_limit: flo
         else:
             # soft-sphere packings aiming a little above the best angle so far
             factors = np.linspace(1.0, 1.05, batch)
-            x, e = soft_sphere_descent(x, tf.constant(_chord(best_a * factors)), tf.constant(400))
+            x, e = soft_sphere_descent(x, target_chord=tf.constant(_chord(best_a * factors)),
+                                       n_steps=tf.constant(400))
             xs, e = x.numpy(), e.numpy()
             order = np.argsort(e / _chord(best_a * factors) ** 2)     # least overlap first
         for k in order[:4]:
