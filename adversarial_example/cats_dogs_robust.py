@@ -43,6 +43,8 @@ from cats_dogs_training import (
     training_batches,
 )
 
+from common.progress import text_bar
+
 ROBUST_SETTINGS = {
     "model": "small-resnet-v1",           # the network of build_model()
     "start_from": "cats_dogs_classifier.keras",  # fine-tuned from the shipped plain model
@@ -184,8 +186,9 @@ class RobustProgress(TrainingProgress):
         super().on_epoch_end(epoch, logs)
         logs = logs or {}
         if "val_clean" in logs:
-            self._print(f"    validation subset: clean {logs['val_clean']:.1%}, under attack "
-                        f"{logs['val_robust']:.1%} (epsilon {logs['epsilon']:g})")
+            self.line.update(f"{text_bar(epoch + 1, self.epochs)} validation subset: clean "
+                             f"{logs['val_clean']:.1%}, under attack {logs['val_robust']:.1%} "
+                             f"(epsilon {logs['epsilon']:g})")
 
 
 def _epsilon_at(settings: dict, step: tf.Tensor, total_steps: int) -> tf.Tensor:
