@@ -560,6 +560,11 @@ def fake_robust_files(adv, robust, cats_dogs_data, folder: Path, **record_change
     return path
 
 
+ROBUST_SHIPPED = (ROOT / "adversarial_example" / "cats_dogs_robust.keras").exists()
+
+
+@pytest.mark.skipif(not ROBUST_SHIPPED, reason="no robust model shipped yet: the recipe does not "
+                    "reach the floor of issue 25 (robust accuracy 65% at epsilon 2) so far")
 def test_shipped_robust_model_matches_its_record(adv, robust, cats_dogs_data):
     path = robust.ROBUST_MODEL
     record = json.loads(path.with_suffix(".json").read_text())
