@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from tests.benchmarks.bench_training import machine_summary
 from tests.notebook_api import import_beside
@@ -49,11 +50,13 @@ def main() -> None:
              else robust.load_robust_model())
     epsilon = args.epsilon or robust.ROBUST_SETTINGS["epsilon"]
     images, labels = data.load_validation_images(args.data_dir)
-    every = max(1, len(images) // args.images)
-    images, labels = images[::every][:args.images], labels[::every][:args.images]
+    # evenly spread over the split, which is sorted by class: both classes in proportion
+    chosen = np.unique(np.linspace(0, len(images) - 1, min(args.images, len(images))).round()
+                       .astype(int))
+    images, labels = images[chosen], labels[chosen]
     print(f"CPU: {machine_summary()}")
     print(f"model: {args.model or robust.ROBUST_MODEL.name}; epsilon {epsilon:g} counts; "
-          f"{len(images)} validation images (every {every}th)")
+          f"{len(images)} validation images, spread evenly over the split")
     print(f"{'step size':>9} {'steps':>6} {'restarts':>8} {'robust':>7} {'seconds':>8}")
     for step_size in args.step_sizes:
         size = step_size or robust.default_step_size(epsilon)

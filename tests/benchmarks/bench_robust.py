@@ -64,8 +64,10 @@ def main() -> None:
           f"{args.restarts} restarts")
     train_ds, _ = adv.load_datasets(args.data_dir, verbose=False)
     images, labels = adv.load_validation_images(args.data_dir)
-    every = max(1, len(images) // args.images)
-    images, labels = images[::every][:args.images], labels[::every][:args.images]
+    # evenly spread over the split, which is sorted by class: both classes in proportion
+    chosen = np.unique(np.linspace(0, len(images) - 1, min(args.images, len(images))).round()
+                       .astype(int))
+    images, labels = images[chosen], labels[chosen]
     print(f"{'seed':>6} {'train s':>8} {'clean':>7} {'robust':>7} {'val chk':>8} "
           f"{'attack s':>9} {'cpu s':>7} {'digest':>14}")
     rows = []
