@@ -204,15 +204,33 @@ def check_model_file(path: Path, expected_sha256: str) -> None:
                                f"record says {expected_sha256[:16]}...")
 
 
-def load_model_file(path: Path) -> keras.Model:
+def check_record_kind(record: dict, record_path: Path, robust: bool) -> None:
+    """Raise DamagedModelFile unless the record is a robust model's (robust) or a plain one's.
+
+    A robust (adversarially trained) model's record states its budget, `epsilon`; a plain
+    model's record has none. The two must never be mixed up.
+    """
+    if robust and "epsilon" not in record:
+        raise DamagedModelFile(f"{record_path} is the record of a plain (not adversarially "
+                               f"trained) model: it states no epsilon")
+    if not robust and "epsilon" in record:
+        raise DamagedModelFile(f"{record_path} is the record of a robust (adversarially "
+                               f"trained, epsilon {record['epsilon']}) model, not of the plain "
+                               f"classifier")
+
+
+def load_model_file(path: Path, robust: bool = False) -> keras.Model:
     """The Keras model stored at `path`, after checking it against the record beside it (.json).
 
     Loaded with safe_mode=True (no code from the file is run). Raises DamagedModelFile, naming
     the file and what is wrong with it, when the model or its record is missing, the record has
-    no SHA-256, or the model file is not a zip, altered or unloadable.
+    no SHA-256 or is of the other kind (robust or plain, see check_record_kind), or the model
+    file is not a zip, altered or unloadable.
     """
     record_path = path.with_suffix(".json")
-    expected = load_record(record_path).get("sha256")
+    record = load_record(record_path)
+    check_record_kind(record, record_path, robust)
+    expected = record.get("sha256")
     if not isinstance(expected, str):
         raise DamagedModelFile(f"{record_path} has no SHA-256 entry")
     check_model_file(path, expected)
@@ -269,15 +287,16 @@ def save_model(model: keras.Model, record: dict, path: Path) -> None:
                      lambda tmp: tmp.write_text(json.dumps(record, indent=1) + "\n"))
 
 
-def load_cached_model(path: Path) -> keras.Model | None:
+def load_cached_model(path: Path, robust: bool = False) -> keras.Model | None:
     """The model cached at `path`, or None when there is none or it is damaged (with a warning).
 
-    A damaged cached model is not deleted here: training again overwrites it atomically.
+    robust: whether it is an adversarially trained model (its record states epsilon). A damaged
+    cached model is not deleted here: training again overwrites it atomically.
     """
     if not path.exists():
         return None
     try:
-        return load_model_file(path)
+        return load_model_file(path, robust=robust)
     except DamagedModelFile as error:
         warnings.warn(f"The cached model cannot be used ({error}); training a new one, which "
                       f"will replace {path.name}.", stacklevel=2)

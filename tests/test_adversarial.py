@@ -413,3 +413,317 @@ def test_cache_dir_is_the_variable_or_the_platforms_user_cache(cats_dogs_data, m
     if sys.platform.startswith("linux"):
         monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
         assert cats_dogs_data.cache_dir() == tmp_path / "xdg" / "tf-beyond-dl"
+
+
+# ---- the defence: adversarial training and the strong attack (cats_dogs_robust.py)
+
+@pytest.fixture(scope="module")
+def robust(adv):
+    """cats_dogs_robust.py, the robust recipe and the strong attack, beside the notebook."""
+    return import_beside(NOTEBOOK, "cats_dogs_robust")
+
+
+def linear_model(keras, weights: np.ndarray, bias: float):
+    """A model whose dog-minus-cat logit is weights . pixels + bias: its best attack is known."""
+    pixels = keras.Input((128, 128, 3))
+    logits = keras.layers.Dense(2, name="logits")(keras.layers.Flatten()(pixels))
+    model = keras.Model(pixels, keras.layers.Softmax()(logits))
+    kernel = np.stack([np.zeros(weights.size), weights.ravel()], axis=1).astype(np.float32)
+    model.get_layer("logits").set_weights([kernel, np.array([0.0, bias], np.float32)])
+    return model
+
+
+@pytest.mark.parametrize("epsilon", [1, 2, 4])
+def test_strong_attack_finds_the_best_change_of_a_linear_model(adv, robust, epsilon):
+    # For margin w.x + b the best change within epsilon is epsilon * sign(w), raising the margin
+    # by epsilon * |w|_1 (no pixel is near 0 or 255 here): exactly the images it can push past 0
+    # must be fooled.
+    rng = np.random.default_rng(0)
+    weights = rng.normal(size=(128, 128, 3)) * 1e-3
+    images = rng.integers(40, 216, size=(24, 128, 128, 3)).astype(np.uint8)
+    raw = images.reshape(24, -1).astype(np.float64) @ weights.ravel()
+    gain = epsilon * np.abs(weights).sum()
+    bias = -np.median(raw) - gain                   # about half can be pushed past 0
+    best = raw + bias + gain
+    clear = np.abs(best) > 1e-3 * gain              # leave out ties within rounding
+    model = linear_model(adv.keras, weights, bias)
+    targets = np.ones(24, np.int32)
+    assert np.all(adv.predict_proba(model, images).argmax(axis=1) == 0)   # all cats at first
+    attacked, fooled = robust.strong_attack(model, images, targets, epsilon=epsilon, steps=10,
+                                            restarts=1)
+    assert 4 <= clear.sum() and 0 < fooled[clear].sum() < clear.sum()
+    assert np.array_equal(fooled[clear], best[clear] > 0)
+    change = np.abs(attacked - images.astype(np.float32)).reshape(24, -1).max(axis=1)
+    assert np.all(change <= epsilon + 1e-4) and attacked.min() >= 0 and attacked.max() <= 255
+    assert np.all(adv.predict_proba(model, attacked[fooled]).argmax(axis=1) == 1)
+    assert np.array_equal(attacked[~fooled], images[~fooled].astype(np.float32))
+
+
+def test_strong_attack_without_its_additions_is_the_notebooks_attack(adv, robust,
+                                                                     model_and_images):
+    # One-count steps, no random start, one restart, a budget as large as the steps can reach:
+    # the projection never acts, and PGD is the attack the notebook teaches, image for image.
+    model, images = model_and_images
+    targets = 1 - adv.predict_proba(model, images).argmax(axis=1)
+    adversarial, steps = adv.attack(model, images, targets, max_steps=3)
+    attacked, fooled = robust.strong_attack(model, images, targets, epsilon=3, steps=3,
+                                            restarts=1, step_size=1.0, random_start=False)
+    assert np.array_equal(fooled, steps >= 0)
+    np.testing.assert_array_equal(attacked[fooled], adversarial[fooled].astype(np.float32))
+
+
+def test_strong_attack_restarts_only_add_fooled_images(adv, robust, model_and_images):
+    model, images = model_and_images
+    targets = 1 - adv.predict_proba(model, images).argmax(axis=1)
+    options = {"epsilon": 0.5, "steps": 1, "seed": 3}
+    _, once = robust.strong_attack(model, images, targets, restarts=1, **options)
+    _, thrice = robust.strong_attack(model, images, targets, restarts=3, **options)
+    assert np.all(thrice[once])                   # the first restart is the same run
+
+
+def test_strong_attack_rejects_a_bad_budget(robust, model_and_images):
+    model, images = model_and_images
+    with pytest.raises(ValueError, match="epsilon"):
+        robust.strong_attack(model, images, np.zeros(len(images)), epsilon=0)
+    with pytest.raises(ValueError, match="restarts"):
+        robust.strong_attack(model, images, np.zeros(len(images)), epsilon=1, restarts=0)
+
+
+def test_robust_accuracy_counts_only_correct_unfooled_images(adv, robust):
+    rng = np.random.default_rng(1)
+    weights = rng.normal(size=(128, 128, 3)) * 1e-3
+    images = rng.integers(40, 216, size=(10, 128, 128, 3)).astype(np.uint8)
+    raw = images.reshape(10, -1).astype(np.float64) @ weights.ravel()
+    model = linear_model(adv.keras, weights, -np.median(raw))
+    labels = adv.predict_proba(model, images).argmax(axis=1)
+    labels[0] = 1 - labels[0]                                       # one wrong to begin with
+    tiny = robust.robust_accuracy(model, images, labels, epsilon=1e-6, steps=1, restarts=1)
+    huge = robust.robust_accuracy(model, images, labels, epsilon=64, steps=8, restarts=1)
+    assert tiny == pytest.approx(0.9) and huge == 0.0
+
+
+def test_fgsm_random_start_stays_in_the_budget(adv, robust, model_and_images):
+    model, images = model_and_images
+    tf = robust.tf
+    x = tf.constant(images, tf.float32)
+    labels = tf.constant(adv.predict_proba(model, images).argmax(axis=1), tf.int32)
+    logits = adv.logits_of(model)
+    for epsilon in (0.0, 2.0):
+        pushed = robust.fgsm_random_start(logits, x, labels, tf.constant(epsilon),
+                                          tf.constant(1.25 * epsilon),
+                                          tf.constant([0, 1], tf.int64)).numpy()
+        change = np.abs(pushed - images)
+        assert change.max() <= epsilon + 1e-4 and pushed.min() >= 0 and pushed.max() <= 255
+        if epsilon:
+            assert np.mean(change > 1.0) > 0.5     # most channels moved well past the start
+        else:
+            assert np.array_equal(pushed, images.astype(np.float32))
+
+
+def test_robust_settings_are_checked_by_name(robust):
+    settings = dict(robust.ROBUST_SETTINGS)
+    robust.check_robust_settings(settings)
+    for bad, match in (({"epsilon": 0}, "epsilon"), ({"training_attack": "pgd-7"}, "attack"),
+                       ({"epsilon_ramp": 1.0}, "epsilon_ramp"), ({"step_size": 0}, "step_size")):
+        with pytest.raises(ValueError, match=match):
+            robust.check_robust_settings({**settings, **bad})
+    with pytest.raises(ValueError, match="epsilon"):
+        robust.check_robust_settings({k: v for k, v in settings.items() if k != "epsilon"})
+
+
+def test_train_robust_reports_progress_check_and_history(adv, robust, small_copy, capsys):
+    train_ds, _ = adv.load_datasets(small_copy, verbose=False)
+    validation = adv.load_validation_images(small_copy)
+    settings = {**robust.ROBUST_SETTINGS, "epochs": 2, "batch_size": 2, "validate_images": 4,
+                "validate_steps": 1}
+    adv.keras.utils.set_random_seed(0)
+    model, history = robust.train_robust(tiny_model(adv.keras), train_ds, settings, seed=0,
+                                         validation=validation)
+    assert len(history["accuracy"]) == 2 and len(history["loss"]) == 2
+    assert 0 <= history["val_robust"] <= history["val_clean"] <= 1
+    assert history["seconds"] > 0 and history["cpu_seconds"] > 0
+    err = capsys.readouterr().err
+    assert "epoch  2/2" in err and "validation subset: clean" in err and "under attack" in err
+
+
+# ---- the robust model's files: never mixed up with the plain one's, refused when made otherwise
+
+def fake_robust_files(adv, robust, cats_dogs_data, folder: Path, **record_changes) -> Path:
+    """A small model saved as a robust one, with a record as make_robust_model writes it."""
+    adv.keras.utils.set_random_seed(0)
+    settings = robust.ROBUST_SETTINGS
+    record = {"settings": settings, "epsilon": settings["epsilon"],
+              "start_sha256": cats_dogs_data.sha256_of(cats_dogs_data.SHIPPED_MODEL),
+              **record_changes}
+    path = folder / "cats_dogs_robust.keras"
+    cats_dogs_data.save_model(tiny_model(adv.keras), record, path)
+    return path
+
+
+ROBUST_SHIPPED = (ROOT / "adversarial_example" / "cats_dogs_robust.keras").exists()
+
+
+@pytest.mark.skipif(not ROBUST_SHIPPED, reason="no robust model shipped yet: the recipe does not "
+                    "reach the floor of issue 25 (robust accuracy 65% at epsilon 2) so far")
+def test_shipped_robust_model_matches_its_record(adv, robust, cats_dogs_data):
+    path = robust.ROBUST_MODEL
+    record = json.loads(path.with_suffix(".json").read_text())
+    assert cats_dogs_data.sha256_of(path) == record["sha256"]
+    assert path.stat().st_size <= 5_000_000 and record["bytes"] == path.stat().st_size
+    assert record["settings"] == robust.ROBUST_SETTINGS   # made with the recipe's settings
+    assert record["epsilon"] == robust.ROBUST_SETTINGS["epsilon"]
+    assert record["training_attack"] == robust.ROBUST_SETTINGS["training_attack"]
+    assert record["start_sha256"] == cats_dogs_data.sha256_of(cats_dogs_data.SHIPPED_MODEL)
+    assert record["validation_accuracy"] >= ROBUST_FLOOR["clean"]
+    assert record["robust_accuracy"] >= ROBUST_FLOOR["robust"]
+    assert record["robust_accuracy_images"] == 1000
+    attack = record["robust_accuracy_attack"]
+    assert attack["random_start"] and attack["steps"] >= 20 and attack["restarts"] >= 3
+    for key in ("tensorflow", "keras", "machine", "seed", "training_seconds", "history"):
+        assert key in record
+    model = robust.load_robust_model()                  # the loader's own checks pass too
+    built = adv.build_model()
+    assert [w.shape for w in model.get_weights()] == [w.shape for w in built.get_weights()]
+
+
+def test_robust_model_with_its_own_record_loads(adv, robust, cats_dogs_data, tmp_path):
+    path = fake_robust_files(adv, robust, cats_dogs_data, tmp_path)
+    model = robust.load_robust_model(path)
+    assert model.get_layer("logits").output.shape[-1] == 2
+
+
+@pytest.mark.parametrize("how", sorted(DAMAGES))
+def test_damaged_robust_model_says_which_file_and_what_to_do(adv, robust, cats_dogs_data,
+                                                             tmp_path, how):
+    path = fake_robust_files(adv, robust, cats_dogs_data, tmp_path)
+    damage(path, how)
+    with pytest.raises(cats_dogs_data.DamagedModelFile) as info:
+        robust.load_robust_model(path)
+    message = str(info.value)
+    assert str(path) in message and DAMAGES[how] in message and "robust" in message
+    assert "git checkout" in message and "get_robust_model(from_scratch=True)" in message
+
+
+def test_robust_model_without_its_record_is_refused(adv, robust, cats_dogs_data, tmp_path):
+    path = fake_robust_files(adv, robust, cats_dogs_data, tmp_path)
+    path.with_suffix(".json").unlink()
+    with pytest.raises(cats_dogs_data.DamagedModelFile, match="cats_dogs_robust.json is missing"):
+        robust.load_robust_model(path)
+
+
+def test_plain_files_under_the_robust_name_are_refused(robust, cats_dogs_data, tmp_path):
+    path = tmp_path / "cats_dogs_robust.keras"
+    shutil.copy(cats_dogs_data.SHIPPED_MODEL, path)
+    shutil.copy(cats_dogs_data.SHIPPED_RECORD, path.with_suffix(".json"))
+    with pytest.raises(cats_dogs_data.DamagedModelFile, match="plain") as info:
+        robust.load_robust_model(path)
+    assert str(path.with_suffix(".json")) in str(info.value)
+
+
+def test_robust_files_under_the_plain_name_are_refused(adv, robust, cats_dogs_data, tmp_path):
+    robust_path = fake_robust_files(adv, robust, cats_dogs_data, tmp_path)
+    path = tmp_path / "plain" / "cats_dogs_classifier.keras"
+    path.parent.mkdir()
+    shutil.copy(robust_path, path)
+    shutil.copy(robust_path.with_suffix(".json"), path.with_suffix(".json"))
+    with pytest.raises(cats_dogs_data.DamagedModelFile, match="robust") as info:
+        cats_dogs_data.load_shipped_model(path)
+    assert str(path.with_suffix(".json")) in str(info.value)
+
+
+def test_robust_record_of_the_other_kind_beside_the_right_model_is_refused(
+        adv, robust, cats_dogs_data, tmp_path):
+    path = fake_robust_files(adv, robust, cats_dogs_data, tmp_path)
+    shutil.copy(cats_dogs_data.SHIPPED_RECORD, path.with_suffix(".json"))   # the plain record
+    with pytest.raises(cats_dogs_data.DamagedModelFile, match="plain"):
+        robust.load_robust_model(path)
+
+
+@pytest.mark.parametrize("change, match", [
+    ({"epsilon": 4}, "trained at epsilon 4, but the settings ask for epsilon 2"),
+    ({"settings": "recipe"}, "differ"),
+    ({"start_sha256": "0" * 64}, "fine-tuned from"),
+])
+def test_robust_record_of_other_settings_is_refused(adv, robust, cats_dogs_data, tmp_path,
+                                                    change, match):
+    settings = robust.ROBUST_SETTINGS
+    if change.get("settings") == "recipe":
+        change = {"settings": {**settings, "epochs": settings["epochs"] + 1}}
+    path = fake_robust_files(adv, robust, cats_dogs_data, tmp_path, **change)
+    with pytest.raises(cats_dogs_data.DamagedModelFile, match=match) as info:
+        robust.load_robust_model(path)
+    assert str(path.with_suffix(".json")) in str(info.value)
+
+
+def test_robust_model_of_another_epsilon_than_asked_is_refused(adv, robust, cats_dogs_data,
+                                                               tmp_path):
+    path = fake_robust_files(adv, robust, cats_dogs_data, tmp_path)
+    other = {**robust.ROBUST_SETTINGS, "epsilon": 4}
+    with pytest.raises(cats_dogs_data.DamagedModelFile, match="ask for epsilon 4"):
+        robust.load_robust_model(path, settings=other)
+
+
+@pytest.fixture
+def quick_robust_training(adv, robust, monkeypatch, tmp_path):
+    """get_robust_model(from_scratch=True) with an empty cache and a stand-in for training."""
+    monkeypatch.setenv("TF_BEYOND_DL_CACHE", str(tmp_path))
+    calls = []
+
+    def make_at_once(settings, data_dir=None, progress=True):
+        calls.append(settings["seed"])
+        adv.keras.utils.set_random_seed(len(calls))
+        return tiny_model(adv.keras), {"accuracy": [0.5], "loss": [0.7], "seconds": 0.0}
+
+    monkeypatch.setattr(robust, "make_robust_model", make_at_once)
+    return calls
+
+
+def test_robust_cache_is_made_once_then_loaded(adv, robust, cats_dogs_data, quick_robust_training,
+                                               small_copy, tmp_path):
+    first = robust.get_robust_model(from_scratch=True, data_dir=small_copy)
+    second = robust.get_robust_model(from_scratch=True, data_dir=small_copy)
+    assert len(quick_robust_training) == 1
+    path = robust.robust_model_path(small_copy)
+    assert path.parent == tmp_path and path != adv.model_path(small_copy)
+    record = json.loads(path.with_suffix(".json").read_text())
+    assert record["epsilon"] == robust.ROBUST_SETTINGS["epsilon"]
+    assert record["start_sha256"] == cats_dogs_data.sha256_of(cats_dogs_data.SHIPPED_MODEL)
+    for a, b in zip(first.get_weights(), second.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_damaged_robust_cache_is_made_again_with_a_warning(robust, quick_robust_training,
+                                                           small_copy):
+    robust.get_robust_model(from_scratch=True, data_dir=small_copy)
+    damage(robust.robust_model_path(small_copy), "truncated")
+    with pytest.warns(UserWarning, match="cached model cannot be used"):
+        robust.get_robust_model(from_scratch=True, data_dir=small_copy)
+    assert len(quick_robust_training) == 2
+
+
+# ---- the robust recipe, made cold: the floor the notebook and the record claim
+
+ROBUST_FLOOR = {"clean": 0.85, "robust": 0.65}   # the issue's floor; the seeds measured: README
+ROBUST_CHECK_IMAGES = 500   # every other validation image: half the strong attack's time
+
+
+@pytest.mark.training
+@pytest.mark.skip(reason="issue 25 in progress: the robust recipe reaches 52-54% under PGD at "
+                         "eps = 2 on seeds 42, 1, 2 (tests/benchmarks/results_robust.txt), below "
+                         "the 65% this test asserts; it would fail, so CI does not run it yet")
+def test_robust_recipe_fine_tunes_cold_to_the_floor(adv, robust, cats_dogs_dir, monkeypatch,
+                                                    tmp_path):
+    """get_robust_model(from_scratch=True) with an empty cache, then the strong attack."""
+    monkeypatch.setenv("TF_BEYOND_DL_CACHE", str(tmp_path))
+    model = robust.get_robust_model(from_scratch=True, data_dir=cats_dogs_dir)
+    images, labels = adv.load_validation_images(cats_dogs_dir)
+    clean = np.mean(adv.predict_proba(model, images).argmax(axis=1) == labels)
+    step = len(images) // ROBUST_CHECK_IMAGES
+    accuracy = robust.robust_accuracy(model, images[::step], labels[::step],
+                                      epsilon=robust.ROBUST_SETTINGS["epsilon"], steps=20,
+                                      restarts=3)
+    print(f"robust model made cold: clean accuracy {clean:.1%}, robust accuracy {accuracy:.1%} "
+          f"at epsilon {robust.ROBUST_SETTINGS['epsilon']} (PGD 20 steps, 3 restarts, "
+          f"{len(images[::step])} images)")
+    assert clean >= ROBUST_FLOOR["clean"] and accuracy >= ROBUST_FLOOR["robust"]
+    assert robust.robust_model_path(cats_dogs_dir).exists()      # cached for the next run

@@ -1,0 +1,381 @@
+"""The defence of adversarial_cats_dogs.ipynb: adversarial training, and a strong attack to test it.
+
+Adversarial training (Goodfellow et al. 2015; Madry et al. 2018) fine-tunes the trained classifier
+on attacked images: each batch is first pushed, by the notebook's own gradient-sign step, as far
+as an L-inf budget of `epsilon` pixel counts allows, and the weights are then updated on the
+pushed batch. The training attack is FGSM with a random start (Wong, Rice & Kolter 2020, "Fast is
+better than free"): one step of 1.25 epsilon from a random point of the epsilon-ball.
+
+The strong attack (`strong_attack`) grows the notebook's attack step into PGD as an attacker
+would run it (Carlini et al. 2019): a random start in the epsilon-ball, many steps, each
+projected back onto the ball and onto 0..255, and several restarts; an image counts as robust
+only if no restart fools it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from cats_dogs_data import (
+    SHIPPED_MODEL,
+    DamagedModelFile,
+    find_data_dir,
+    load_cached_model,
+    load_datasets,
+    load_model_file,
+    load_record,
+    load_shipped_model,
+    load_validation_images,
+    model_cache_path,
+    save_model,
+    sha256_of,
+)
+from cats_dogs_training import (
+    TrainingProgress,
+    check_settings,
+    learning_rate_schedule,
+    training_batches,
+)
+
+from common.progress import text_bar
+
+ROBUST_SETTINGS = {
+    "model": "small-resnet-v1",           # the network of build_model()
+    "start_from": "cats_dogs_classifier.keras",  # fine-tuned from the shipped plain model
+    "epsilon": 2,                         # L-inf budget, in pixel counts
+    "training_attack": "fgsm-random-start",
+    "step_size": 1.25,                    # the training attack's step, as a multiple of epsilon
+    "epsilon_ramp": 0.3,                  # share of the steps over which epsilon grows from 0
+    "epochs": 20,
+    "batch_size": 64,
+    "peak_learning_rate": 1e-3,           # AdamW; linear warm-up, then cosine decay to 0
+    "warmup": 0.1,
+    "weight_decay": 5e-4,
+    "label_smoothing": 0.1,
+    "flip": True,
+    "max_shift": 12,
+    "max_brightness": 25,
+    "validate_images": 200,               # checked after training, clean and under PGD
+    "validate_steps": 10,
+    "seed": 42,
+}
+
+ROBUST_SETTING_NAMES = ("start_from", "epsilon", "training_attack", "step_size", "epsilon_ramp",
+                        "validate_images", "validate_steps")
+TRAINING_ATTACKS = ("fgsm-random-start",)
+
+
+def check_robust_settings(settings: dict) -> None:
+    """Raise ValueError naming any robust-training setting that is missing or out of range."""
+    check_settings(settings)
+    missing = [name for name in ROBUST_SETTING_NAMES if name not in settings]
+    if missing:
+        raise ValueError(f"robust training settings lack {', '.join(missing)}")
+    if not (isinstance(settings["epsilon"], (int, float)) and 0 < settings["epsilon"] <= 64):
+        raise ValueError(f"epsilon must be a number of counts in (0, 64], "
+                         f"got {settings['epsilon']!r}")
+    if settings["training_attack"] not in TRAINING_ATTACKS:
+        raise ValueError(f"training_attack must be one of {TRAINING_ATTACKS}, "
+                         f"got {settings['training_attack']!r}")
+    if not 0 < settings["step_size"] <= 4:
+        raise ValueError(f"step_size is a multiple of epsilon in (0, 4], "
+                         f"got {settings['step_size']!r}")
+    if not 0 <= settings["epsilon_ramp"] < 1:
+        raise ValueError(f"epsilon_ramp is a share of all steps, in [0, 1); "
+                         f"got {settings['epsilon_ramp']!r}")
+
+
+# ---- the strong attack: the notebook's step, with a random start, projection and restarts
+
+def margin_and_gradient(logits_model: keras.Model, images: tf.Tensor, targets: tf.Tensor
+                        ) -> tuple[tf.Tensor, tf.Tensor]:
+    """z_target - z_other for each image, and its gradient with respect to every pixel value."""
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        logits = logits_model(images, training=False)
+        sign = tf.where(targets == 1, 1.0, -1.0)
+        margin = sign * (logits[:, 1] - logits[:, 0])
+    return margin, tape.gradient(margin, images)
+
+
+_margin_and_gradient = tf.function(margin_and_gradient, reduce_retracing=True)
+
+
+def default_step_size(epsilon: float) -> float:
+    """The strong attack's step, in counts: a quarter of the budget, and at least 0.25."""
+    return max(epsilon / 4, 0.25)
+
+
+def project(x: tf.Tensor, originals: tf.Tensor, epsilon: float) -> tf.Tensor:
+    """The nearest point to x within `epsilon` counts of the originals (L-inf) and in 0..255."""
+    x = tf.clip_by_value(x, originals - epsilon, originals + epsilon)
+    return tf.clip_by_value(x, 0.0, 255.0)
+
+
+def strong_attack(model: keras.Model, images: np.ndarray, target_labels: np.ndarray, *,
+                  epsilon: float, steps: int = 20, restarts: int = 3,
+                  step_size: float | None = None, random_start: bool = True, seed: int = 0,
+                  batch_size: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """PGD towards the target labels within `epsilon` counts (L-inf); returns (images, fooled).
+
+    Each restart starts from a random point of the epsilon-ball (with random_start) and takes
+    `steps` gradient-sign steps of `step_size` counts (default epsilon / 4, at least 0.25), each
+    projected back onto the ball and onto 0..255. An image is fooled when any step of any restart
+    puts its target margin above 0; it is then left alone. The images returned are the fooling
+    ones (float32 pixel values) where an image was fooled, the originals elsewhere.
+    """
+    if epsilon <= 0 or steps < 0 or restarts < 1:
+        raise ValueError(f"need epsilon > 0, steps >= 0, restarts >= 1; got epsilon={epsilon}, "
+                         f"steps={steps}, restarts={restarts}")
+    step_size = default_step_size(epsilon) if step_size is None else step_size
+    logits_model = keras.Model(model.input, model.get_layer("logits").output)
+    originals = np.asarray(images, dtype=np.float32)
+    targets = np.asarray(target_labels, dtype=np.int32)
+    result = originals.copy()
+    fooled = np.zeros(len(originals), bool)
+    rng = np.random.default_rng(seed)
+    for _ in range(restarts):
+        for start in range(0, len(originals), batch_size):
+            todo = np.arange(start, min(start + batch_size, len(originals)))
+            todo = todo[~fooled[todo]]
+            if len(todo) == 0:
+                continue
+            x0 = tf.constant(originals[todo])
+            t = tf.constant(targets[todo])
+            noise = rng.uniform(-epsilon, epsilon, originals[todo].shape) if random_start else 0
+            x = project(x0 + tf.constant(noise, tf.float32), x0, epsilon)
+            for step in range(steps + 1):
+                margin, gradient = _margin_and_gradient(logits_model, x, t)
+                done = margin.numpy() > 0
+                fooled[todo[done]] = True
+                result[todo[done]] = x.numpy()[done]
+                if step == steps or done.all():
+                    break
+                keep = ~done
+                todo, x0, t = todo[keep], tf.boolean_mask(x0, keep), tf.boolean_mask(t, keep)
+                x = tf.boolean_mask(x, keep) + step_size * tf.sign(tf.boolean_mask(gradient, keep))
+                x = project(x, x0, epsilon)
+    return result, fooled
+
+
+def robust_accuracy(model: keras.Model, images: np.ndarray, labels: np.ndarray, *,
+                    epsilon: float, **attack_options) -> float:
+    """Share of `images` classified correctly and not fooled by strong_attack within epsilon."""
+    labels = np.asarray(labels)
+    logits = keras.Model(model.input, model.get_layer("logits").output)
+    predicted = logits.predict(np.asarray(images, np.float32), batch_size=100,
+                               verbose=0).argmax(axis=1)
+    correct = predicted == labels
+    _, fooled = strong_attack(model, images[correct], 1 - labels[correct], epsilon=epsilon,
+                              **attack_options)
+    return float(np.sum(~fooled) / len(labels))
+
+
+# ---- adversarial training
+
+class RobustProgress(TrainingProgress):
+    """TrainingProgress that also shows the validation check (clean and attacked accuracy)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        logs = logs or {}
+        if "val_clean" in logs:
+            self.line.update(f"{text_bar(epoch + 1, self.epochs)} validation subset: clean "
+                             f"{logs['val_clean']:.1%}, under attack {logs['val_robust']:.1%} "
+                             f"(epsilon {logs['epsilon']:g})")
+
+
+def _epsilon_at(settings: dict, step: tf.Tensor, total_steps: int) -> tf.Tensor:
+    """The training budget at `step`: ramped linearly from 0 over the first epsilon_ramp share."""
+    ramp_steps = settings["epsilon_ramp"] * total_steps
+    share = tf.constant(1.0) if ramp_steps == 0 else tf.minimum(
+        1.0, tf.cast(step + 1, tf.float32) / ramp_steps)
+    return settings["epsilon"] * share
+
+
+def fgsm_random_start(logits_model: keras.Model, images: tf.Tensor, labels: tf.Tensor,
+                      epsilon: tf.Tensor, step_size: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """Images pushed by one gradient-sign step from a random point of the epsilon-ball."""
+    noise = tf.random.stateless_uniform(tf.shape(images), seed, -1.0, 1.0) * epsilon
+    x = project(images + noise, images, epsilon)
+    _, gradient = margin_and_gradient(logits_model, x, 1 - labels)   # towards the other class
+    return project(x + step_size * tf.sign(gradient), images, epsilon)
+
+
+def train_robust(model: keras.Model, train_ds: tf.data.Dataset, settings: dict, seed: int, *,
+                 validation: tuple[np.ndarray, np.ndarray] | None = None,
+                 progress: bool = True) -> tuple[keras.Model, dict]:
+    """Adversarially fine-tune `model` (changed in place) with `settings`; return (model, history).
+
+    validation: (images, labels); the first validate_images of them are checked after the last
+    epoch (and printed with progress), clean and under a PGD of validate_steps steps, to catch
+    catastrophic overfitting. history holds the per-epoch training loss and accuracy on attacked
+    images, the check's results and the training time in seconds (validation included).
+    """
+    check_robust_settings(settings)
+    keras.utils.set_random_seed(seed)
+    logits_model = keras.Model(model.input, model.get_layer("logits").output)
+    epochs, batch_size = settings["epochs"], settings["batch_size"]
+    steps = int(train_ds.cardinality()) // batch_size
+    if steps < 1:
+        raise ValueError(f"{int(train_ds.cardinality())} training images are fewer than one "
+                         f"batch of {batch_size}")
+    total = epochs * steps
+    optimizer = keras.optimizers.AdamW(learning_rate_schedule(settings, total),
+                                       weight_decay=settings["weight_decay"])
+    loss_fn = keras.losses.CategoricalCrossentropy(from_logits=True,
+                                                   label_smoothing=settings["label_smoothing"])
+    optimizer.build(logits_model.trainable_variables)
+
+    @tf.function
+    def train_step(images, one_hot, step):
+        epsilon = _epsilon_at(settings, step, total)
+        labels = tf.argmax(one_hot, axis=1, output_type=tf.int32)
+        attacked = fgsm_random_start(logits_model, images, labels, epsilon,
+                                     settings["step_size"] * epsilon,
+                                     tf.stack([tf.constant(seed, tf.int64),
+                                               tf.cast(step, tf.int64)]))
+        with tf.GradientTape() as tape:
+            logits = logits_model(attacked, training=True)
+            loss = loss_fn(one_hot, logits)
+        variables = logits_model.trainable_variables
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        correct = tf.reduce_mean(tf.cast(tf.argmax(logits, axis=1, output_type=tf.int32)
+                                         == labels, tf.float32))
+        return loss, correct
+
+    callback = RobustProgress(epochs) if progress else None
+    history = {"loss": [], "accuracy": []}
+    start, cpu_start = time.perf_counter(), time.process_time()
+    if callback:
+        callback.on_train_begin()
+    batches = iter(training_batches(train_ds, settings, seed))
+    for epoch in range(epochs):
+        losses, accuracies = [], []
+        for i in range(steps):
+            images, one_hot = next(batches)
+            loss, correct = train_step(images, one_hot, tf.constant(epoch * steps + i))
+            losses.append(float(loss))
+            accuracies.append(float(correct))
+        logs = {"loss": float(np.mean(losses)), "accuracy": float(np.mean(accuracies))}
+        history["loss"].append(logs["loss"])
+        history["accuracy"].append(logs["accuracy"])
+        if validation is not None and epoch == epochs - 1:
+            logs.update(_validate(model, validation, settings))
+            history.update({k: logs[k] for k in ("val_clean", "val_robust")})
+        if callback:
+            callback.on_epoch_end(epoch, logs)
+    history["seconds"] = round(time.perf_counter() - start, 1)
+    history["cpu_seconds"] = round(time.process_time() - cpu_start, 1)   # summed over cores
+    return model, history
+
+
+def _validate(model: keras.Model, validation: tuple[np.ndarray, np.ndarray],
+              settings: dict) -> dict:
+    """Clean and attacked accuracy on the first validate_images validation images."""
+    n = settings["validate_images"]
+    # a spread of both classes: every (len / n)-th image, as the split is sorted by class
+    every = max(1, math.floor(len(validation[0]) / n))
+    images, labels = validation[0][::every][:n], validation[1][::every][:n]
+    logits = keras.Model(model.input, model.get_layer("logits").output)
+    clean = float(np.mean(logits.predict(images.astype(np.float32), batch_size=100,
+                                         verbose=0).argmax(axis=1) == labels))
+    robust = robust_accuracy(model, images, labels, epsilon=settings["epsilon"],
+                             steps=settings["validate_steps"], restarts=1)
+    return {"val_clean": clean, "val_robust": robust, "epsilon": settings["epsilon"]}
+
+
+ROBUST_MODEL = SHIPPED_MODEL.with_name("cats_dogs_robust.keras")
+
+
+def check_robust_record(record: dict, record_path: Path, settings: dict) -> None:
+    """Raise DamagedModelFile unless the record was made with `settings` from the shipped start.
+
+    Names the settings that differ (epsilon first), or says when the robust model was fine-tuned
+    from another plain model than the one beside it.
+    """
+    made_with = record.get("settings")
+    if not isinstance(made_with, dict):
+        raise DamagedModelFile(f"{record_path} has no settings entry")
+    if record.get("epsilon") != settings["epsilon"]:
+        raise DamagedModelFile(f"{record_path} is of a model trained at epsilon "
+                               f"{record.get('epsilon')!r}, but the settings ask for epsilon "
+                               f"{settings['epsilon']!r}")
+    differ = sorted(name for name in set(made_with) | set(settings)
+                    if made_with.get(name) != settings.get(name))
+    if differ:
+        raise DamagedModelFile(f"{record_path} is of a model made with other settings than "
+                               f"these: {', '.join(differ)} differ")
+    start = SHIPPED_MODEL.with_name(settings["start_from"])
+    if record.get("start_sha256") != sha256_of(start):
+        raise DamagedModelFile(f"{record_path} says its model was fine-tuned from a "
+                               f"{start.name} with SHA-256 "
+                               f"{str(record.get('start_sha256'))[:16]}..., not from the one in "
+                               f"{start.parent}")
+
+
+def load_robust_model(path: Path = ROBUST_MODEL, settings: dict = ROBUST_SETTINGS) -> keras.Model:
+    """The shipped robust classifier, checked against its record and against `settings`.
+
+    Raises DamagedModelFile naming the file and what is wrong: a missing, altered or unloadable
+    model or record, a plain model's record, or a record of other settings (epsilon, recipe,
+    starting model) than `settings`. Nothing is deleted.
+    """
+    record_path = path.with_suffix(".json")
+    try:
+        model = load_model_file(path, robust=True)
+        check_robust_record(load_record(record_path), record_path, settings)
+    except DamagedModelFile as error:
+        raise DamagedModelFile(
+            f"The shipped robust model cannot be used: {error}. Restore both files from the "
+            f"repository (git checkout -- {path.name} {path.stem}.json, in {path.parent}), or "
+            f"train your own with get_robust_model(from_scratch=True), which takes several "
+            f"minutes.") from None
+    return model
+
+
+def robust_model_path(data_dir: str | os.PathLike | None = None,
+                      settings: dict = ROBUST_SETTINGS) -> Path:
+    """Where get_robust_model(from_scratch=True) caches the model made with `settings`."""
+    start = SHIPPED_MODEL.with_name(settings["start_from"])
+    return model_cache_path({**settings, "start_sha256": sha256_of(start)},
+                            find_data_dir(data_dir))
+
+
+def get_robust_model(from_scratch: bool = False, data_dir: str | os.PathLike | None = None,
+                     settings: dict = ROBUST_SETTINGS) -> keras.Model:
+    """The adversarially trained classifier: the one shipped in this folder, or one made here.
+
+    from_scratch=True: load the model made with `settings` from the per-user cache, or make it
+    (adversarial fine-tuning of the shipped plain model: several minutes, progress on stderr)
+    and cache it.
+    """
+    if not from_scratch:
+        return load_robust_model(settings=settings)
+    path = robust_model_path(data_dir, settings)
+    model = load_cached_model(path, robust=True)
+    if model is None:
+        model, history = make_robust_model(settings, data_dir)
+        start = SHIPPED_MODEL.with_name(settings["start_from"])
+        save_model(model, {"settings": settings, "epsilon": settings["epsilon"],
+                           "start_sha256": sha256_of(start), "history": history}, path)
+        model = load_cached_model(path, robust=True)  # from the file, as later runs load it
+    return model
+
+
+def make_robust_model(settings: dict = ROBUST_SETTINGS,
+                      data_dir: str | os.PathLike | None = None, progress: bool = True
+                      ) -> tuple[keras.Model, dict]:
+    """Fine-tune the shipped plain model with `settings` (its seed); return (model, history)."""
+    check_robust_settings(settings)
+    start = load_shipped_model(SHIPPED_MODEL.with_name(settings["start_from"]))
+    train_ds, _ = load_datasets(data_dir, verbose=False)
+    validation = load_validation_images(data_dir)
+    return train_robust(start, train_ds, settings, settings["seed"], validation=validation,
+                        progress=progress)
