@@ -38,11 +38,13 @@ def _needs_images(item) -> bool:
 
 
 def pytest_collection_modifyitems(config, items):
-    """The REQUIRE_CATS_DOGS policy: the adversarial notebook and the tests that read its images.
+    """Perturbation tests last; the REQUIRE_CATS_DOGS policy for the cats-vs-dogs images.
 
-    Without the images offline, those are skipped with the reason; with REQUIRE_CATS_DOGS=1 (as CI
+    The adversarial notebook and the tests that read its images: without the images offline, those are skipped with the reason; with REQUIRE_CATS_DOGS=1 (as CI
     sets), the run stops with an error instead.
     """
+    # The perturbation tests wait for runs that go on beside the other tests: ask last.
+    items.sort(key=lambda item: item.get_closest_marker("perturbed") is not None)
     needs_images = [item for item in items if _needs_images(item)]
     if not needs_images:
         return
@@ -84,9 +86,9 @@ def pytest_collection_finish(session):
 def _start_perturbed_runs(config) -> None:
     """Start the planned perturbation runs in the background (once)."""
     if PERTURBED_RUNS not in config.stash:
-        from tests.perturbed_runs import start_in_background
+        from tests.perturbed_runs import BackgroundCheck
 
-        config.stash[PERTURBED_RUNS] = start_in_background(config.stash[PERTURBED_PLAN][0], jobs=2)
+        config.stash[PERTURBED_RUNS] = BackgroundCheck(config.stash[PERTURBED_PLAN][0], jobs=2)
 
 
 def pytest_runtest_teardown(item, nextitem):
@@ -94,6 +96,12 @@ def pytest_runtest_teardown(item, nextitem):
     plan = item.config.stash.get(PERTURBED_PLAN, None)
     if plan is not None and plan[1] == item.nodeid:
         _start_perturbed_runs(item.config)
+
+
+def pytest_sessionfinish(session):
+    """End any perturbation run still going (an interrupted or failed session): no stray kernels."""
+    if PERTURBED_RUNS in session.config.stash:
+        session.config.stash[PERTURBED_RUNS].stop()
 
 
 @pytest.fixture(scope="session")

@@ -368,13 +368,26 @@ def check_all(cases: list[tuple[Path, str]], jobs: int = 2, figures: bool = Fals
         return {case: results[case] for case in cases}
 
 
-def start_in_background(cases: list[tuple[Path, str]],
-                        jobs: int = 2) -> concurrent.futures.Future:
-    """check_all(cases, jobs) in a thread; its future gives the results when they are ready."""
-    runner = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-    future = runner.submit(check_all, cases, jobs)
-    runner.shutdown(wait=False)
-    return future
+class BackgroundCheck:
+    """check() of every case, running in worker processes while the caller goes on."""
+
+    def __init__(self, cases: list[tuple[Path, str]], jobs: int = 2):
+        # "spawn": a worker forked from a process that has started TensorFlow's threads can hang.
+        self._pool = concurrent.futures.ProcessPoolExecutor(
+            max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+        self._futures = {case: self._pool.submit(check, *case) for case in cases}
+
+    def result(self) -> dict[tuple[Path, str], Result]:
+        """{(notebook, perturbation name): Result}, once every case has run."""
+        return {case: future.result() for case, future in self._futures.items()}
+
+    def stop(self) -> None:
+        """Cancel what has not started and end the workers (their kernels exit with them)."""
+        for future in self._futures.values():
+            future.cancel()
+        for process in list(getattr(self._pool, "_processes", {}).values()):
+            process.terminate()
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 def main(argv: list[str] | None = None) -> int:
