@@ -40,8 +40,9 @@ def _needs_images(item) -> bool:
 def pytest_collection_modifyitems(config, items):
     """Perturbation tests last; the REQUIRE_CATS_DOGS policy for the cats-vs-dogs images.
 
-    The adversarial notebook and the tests that read its images: without the images offline, those are skipped with the reason; with REQUIRE_CATS_DOGS=1 (as CI
-    sets), the run stops with an error instead.
+    The adversarial notebook and the tests that read its images: without the images offline,
+    those are skipped with the reason; with REQUIRE_CATS_DOGS=1 (as CI sets), the run stops with
+    an error instead.
     """
     # The perturbation tests wait for runs that go on beside the other tests: ask last.
     items.sort(key=lambda item: item.get_closest_marker("perturbed") is not None)
