@@ -23,6 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 from cats_dogs_data import (
+    IMAGE_SIZE,
     SHIPPED_MODEL,
     DamagedModelFile,
     find_data_dir,
@@ -50,25 +51,29 @@ ROBUST_SETTINGS = {
     "start_from": "cats_dogs_classifier.keras",  # fine-tuned from the shipped plain model
     "epsilon": 2,                         # L-inf budget, in pixel counts
     "training_attack": "fgsm-random-start",
+    "attack_steps": 1,
     "step_size": 1.25,                    # the training attack's step, as a multiple of epsilon
     "epsilon_ramp": 0.3,                  # share of the steps over which epsilon grows from 0
-    "epochs": 20,
+    "epochs": 30,
     "batch_size": 64,
-    "peak_learning_rate": 1e-3,           # AdamW; linear warm-up, then cosine decay to 0
+    "peak_learning_rate": 2e-3,           # AdamW; linear warm-up, then cosine decay to 0
+    "weight_averaging": 0.99,             # momentum of an exponential average of the weights
     "warmup": 0.1,
     "weight_decay": 5e-4,
     "label_smoothing": 0.1,
     "flip": True,
     "max_shift": 12,
     "max_brightness": 25,
+    "cutout": 48,                         # side of a grey square put at a random place
     "validate_images": 200,               # checked after training, clean and under PGD
     "validate_steps": 10,
     "seed": 42,
 }
 
-ROBUST_SETTING_NAMES = ("start_from", "epsilon", "training_attack", "step_size", "epsilon_ramp",
-                        "validate_images", "validate_steps")
-TRAINING_ATTACKS = ("fgsm-random-start",)
+ROBUST_SETTING_NAMES = ("start_from", "epsilon", "training_attack", "attack_steps", "step_size",
+                        "epsilon_ramp", "cutout", "weight_averaging", "validate_images",
+                        "validate_steps")
+TRAINING_ATTACKS = ("fgsm-random-start", "pgd-random-start")
 
 
 def check_robust_settings(settings: dict) -> None:
@@ -83,9 +88,19 @@ def check_robust_settings(settings: dict) -> None:
     if settings["training_attack"] not in TRAINING_ATTACKS:
         raise ValueError(f"training_attack must be one of {TRAINING_ATTACKS}, "
                          f"got {settings['training_attack']!r}")
+    steps, one_step = settings["attack_steps"], settings["training_attack"] == "fgsm-random-start"
+    if not (isinstance(steps, int) and steps >= 1 and (steps == 1) == one_step):
+        raise ValueError(f"attack_steps must be 1 for fgsm-random-start and a whole number >= 2 "
+                         f"for pgd-random-start; got {steps!r} for {settings['training_attack']}")
+    if not (isinstance(settings["cutout"], int) and 0 <= settings["cutout"] < IMAGE_SIZE):
+        raise ValueError(f"cutout is the side of a square in pixels, in [0, {IMAGE_SIZE}); "
+                         f"got {settings['cutout']!r}")
     if not 0 < settings["step_size"] <= 4:
         raise ValueError(f"step_size is a multiple of epsilon in (0, 4], "
                          f"got {settings['step_size']!r}")
+    if not 0 <= settings["weight_averaging"] < 1:
+        raise ValueError(f"weight_averaging is a momentum in [0, 1) (0: no averaging); "
+                         f"got {settings['weight_averaging']!r}")
     if not 0 <= settings["epsilon_ramp"] < 1:
         raise ValueError(f"epsilon_ramp is a share of all steps, in [0, 1); "
                          f"got {settings['epsilon_ramp']!r}")
@@ -205,7 +220,19 @@ def fgsm_random_start(logits_model: keras.Model, images: tf.Tensor, labels: tf.T
     noise = tf.random.stateless_uniform(tf.shape(images), seed, -1.0, 1.0) * epsilon
     x = project(images + noise, images, epsilon)
     _, gradient = margin_and_gradient(logits_model, x, 1 - labels)   # towards the other class
-    return project(x + step_size * tf.sign(gradient), images, epsilon)
+    attacked = project(x + step_size * tf.sign(gradient), images, epsilon)
+    return attacked
+
+
+def pgd_random_start(logits_model: keras.Model, images: tf.Tensor, labels: tf.Tensor,
+                     epsilon: tf.Tensor, step_size: tf.Tensor, seed: tf.Tensor,
+                     steps: int) -> tf.Tensor:
+    """fgsm_random_start followed by steps - 1 more gradient-sign steps, each projected."""
+    x = fgsm_random_start(logits_model, images, labels, epsilon, step_size, seed)
+    for _ in range(steps - 1):
+        _, gradient = margin_and_gradient(logits_model, x, 1 - labels)
+        x = project(x + step_size * tf.sign(gradient), images, epsilon)
+    return x
 
 
 def train_robust(model: keras.Model, train_ds: tf.data.Dataset, settings: dict, seed: int, *,
@@ -227,8 +254,10 @@ def train_robust(model: keras.Model, train_ds: tf.data.Dataset, settings: dict, 
         raise ValueError(f"{int(train_ds.cardinality())} training images are fewer than one "
                          f"batch of {batch_size}")
     total = epochs * steps
+    averaging = settings["weight_averaging"]
     optimizer = keras.optimizers.AdamW(learning_rate_schedule(settings, total),
-                                       weight_decay=settings["weight_decay"])
+                                       weight_decay=settings["weight_decay"],
+                                       use_ema=averaging > 0, ema_momentum=averaging or 0.99)
     loss_fn = keras.losses.CategoricalCrossentropy(from_logits=True,
                                                    label_smoothing=settings["label_smoothing"])
     optimizer.build(logits_model.trainable_variables)
@@ -237,10 +266,11 @@ def train_robust(model: keras.Model, train_ds: tf.data.Dataset, settings: dict, 
     def train_step(images, one_hot, step):
         epsilon = _epsilon_at(settings, step, total)
         labels = tf.argmax(one_hot, axis=1, output_type=tf.int32)
-        attacked = fgsm_random_start(logits_model, images, labels, epsilon,
-                                     settings["step_size"] * epsilon,
-                                     tf.stack([tf.constant(seed, tf.int64),
-                                               tf.cast(step, tf.int64)]))
+        attacked = pgd_random_start(logits_model, images, labels, epsilon,
+                                    settings["step_size"] * epsilon,
+                                    tf.stack([tf.constant(seed, tf.int64),
+                                              tf.cast(step, tf.int64)]),
+                                    settings["attack_steps"])
         with tf.GradientTape() as tape:
             logits = logits_model(attacked, training=True)
             loss = loss_fn(one_hot, logits)
@@ -266,6 +296,8 @@ def train_robust(model: keras.Model, train_ds: tf.data.Dataset, settings: dict, 
         logs = {"loss": float(np.mean(losses)), "accuracy": float(np.mean(accuracies))}
         history["loss"].append(logs["loss"])
         history["accuracy"].append(logs["accuracy"])
+        if averaging and epoch == epochs - 1:   # the averaged weights replace the last ones
+            optimizer.finalize_variable_values(logits_model.trainable_variables)
         if validation is not None and epoch == epochs - 1:
             logs.update(_validate(model, validation, settings))
             history.update({k: logs[k] for k in ("val_clean", "val_robust")})
@@ -292,6 +324,7 @@ def _validate(model: keras.Model, validation: tuple[np.ndarray, np.ndarray],
 
 
 ROBUST_MODEL = SHIPPED_MODEL.with_name("cats_dogs_robust.keras")
+ROBUST_RECORD = ROBUST_MODEL.with_suffix(".json")
 
 
 def check_robust_record(record: dict, record_path: Path, settings: dict) -> None:

@@ -43,7 +43,7 @@ def check_settings(settings: dict) -> None:
 
 
 def augment(image: tf.Tensor, seed: int, index: tf.Tensor, max_shift: int,
-            max_brightness: float, flip: bool = True) -> tf.Tensor:
+            max_brightness: float, flip: bool = True, cutout: int = 0) -> tf.Tensor:
     """A random flip, shift and brightness change of one uint8 image; float32 pixel values 0..255.
 
     The shift is a random crop of the image padded by `max_shift` mirrored pixels on each side;
@@ -51,7 +51,7 @@ def augment(image: tf.Tensor, seed: int, index: tf.Tensor, max_shift: int,
     every channel. The randomness is a function of (seed, index) only.
     """
     seeds = tf.random.experimental.stateless_split(
-        tf.stack([tf.constant(seed, tf.int64), tf.cast(index, tf.int64)]), 3)
+        tf.stack([tf.constant(seed, tf.int64), tf.cast(index, tf.int64)]), 4 if cutout else 3)
     if flip:
         image = tf.image.stateless_random_flip_left_right(image, seeds[0])
     if max_shift:
@@ -61,7 +61,15 @@ def augment(image: tf.Tensor, seed: int, index: tf.Tensor, max_shift: int,
     image = tf.cast(image, tf.float32)
     if max_brightness:
         image += tf.random.stateless_uniform([], seeds[2], -max_brightness, max_brightness)
-    return tf.clip_by_value(image, 0.0, 255.0)
+    image = tf.clip_by_value(image, 0.0, 255.0)
+    if cutout:   # a grey square at a random place (Cutout, DeVries and Taylor 2017)
+        corner = tf.random.stateless_uniform([2], seeds[3], 0, IMAGE_SIZE - cutout + 1, tf.int32)
+        rows = tf.range(IMAGE_SIZE)[:, None]
+        cols = tf.range(IMAGE_SIZE)[None, :]
+        inside = ((rows >= corner[0]) & (rows < corner[0] + cutout)
+                  & (cols >= corner[1]) & (cols < corner[1] + cutout))
+        image = tf.where(inside[:, :, None], 128.0, image)
+    return image
 
 
 def training_batches(train_ds: tf.data.Dataset, settings: dict, seed: int) -> tf.data.Dataset:
@@ -71,7 +79,7 @@ def training_batches(train_ds: tf.data.Dataset, settings: dict, seed: int) -> tf
     def augment_example(index, example):
         image, label = example
         image = augment(image, seed, index, settings["max_shift"], settings["max_brightness"],
-                        settings["flip"])
+                        settings["flip"], settings.get("cutout", 0))
         return image, tf.one_hot(label, 2)
 
     # Fixed parallelism, tf.data's autotuning off: with it on, fit() sometimes stayed up to a
