@@ -21,7 +21,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from tests.benchmarks.bench_training import machine_summary
+from common.machine import machine_summary
 from tests.notebook_api import import_beside
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

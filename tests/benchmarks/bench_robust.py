@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.benchmarks.bench_training import machine_summary, weights_digest
+from common.machine import machine_summary
+from tests.benchmarks.bench_training import weights_digest
 from tests.notebook_api import import_beside, load_api_module
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -18,40 +18,18 @@ AVX-512. Run it from the repository root, as a module.
 import argparse
 import hashlib
 import os
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 
+from common.machine import machine_summary
 from tests.notebook_api import load_api_module
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[2]
 
 NOTEBOOK = ROOT / "adversarial_example" / "adversarial_cats_dogs.ipynb"
-
-
-def cpu_model() -> str:
-    """The CPU's model name, family and model numbers, and whether it has AVX-512."""
-    try:
-        info = {}
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            info.setdefault(key.strip(), value.strip())
-        avx512 = "AVX-512" if "avx512f" in info.get("flags", "").split() else "no AVX-512"
-        return (f"{info['model name']} (family {info['cpu family']}, model {info['model']}, "
-                f"{avx512})")
-    except (OSError, KeyError):
-        return platform.processor() or platform.machine()
-
-
-def machine_summary() -> str:
-    """CPU, usable cores and the oneDNN settings: what a timing depends on."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (f"{cpu_model()}, {os.cpu_count()} logical cores, {cores} usable; "
-            f"TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'unset')}, "
-            f"ONEDNN_MAX_CPU_ISA={os.environ.get('ONEDNN_MAX_CPU_ISA', 'unset')}")
 
 
 def weights_digest(model) -> str:
