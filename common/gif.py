@@ -11,6 +11,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
+from common.checks import check_int, check_positive
 from common.files import write_atomically
 
 # How many frames (spread over the animation) the shared palette is computed from.
@@ -42,65 +43,19 @@ def frame_from_figure(fig: Figure) -> np.ndarray:
 
 
 def _check_frames(frames: Iterable[np.ndarray]) -> list[np.ndarray]:
-    """Validate frames: at least one, all H×W×3 uint8 arrays of one shape."""
-    if isinstance(frames, np.ndarray) and frames.ndim == 4:
-        frames = list(frames)
-    elif isinstance(frames, (str, bytes)) or not isinstance(frames, Iterable):
-        raise TypeError(f"frames must be a sequence of H×W×3 uint8 arrays, "
-                        f"got {type(frames).__name__}")
+    """The frames as a list: at least one, all H×W×3 uint8 arrays of one shape."""
     frames = list(frames)
     if not frames:
         raise ValueError("frames is empty: a GIF needs at least one frame")
-    first_shape = None
     for i, frame in enumerate(frames):
-        if not isinstance(frame, np.ndarray):
-            raise TypeError(f"frame {i} is a {type(frame).__name__}, expected a numpy array")
-        if frame.dtype != np.uint8:
-            raise TypeError(f"frame {i} has dtype {frame.dtype}, expected uint8")
-        if frame.ndim != 3 or frame.shape[2] != 3:
-            raise ValueError(f"frame {i} has shape {frame.shape}, expected H×W×3 (RGB)")
-        if frame.shape[0] == 0 or frame.shape[1] == 0:
-            raise ValueError(f"frame {i} has shape {frame.shape}: "
-                             f"height and width must be positive")
-        if first_shape is None:
-            first_shape = frame.shape
-        elif frame.shape != first_shape:
-            raise ValueError(f"frame {i} has shape {frame.shape}, but frame 0 has {first_shape}: "
-                             f"all frames must be the same size")
+        if not (isinstance(frame, np.ndarray) and frame.dtype == np.uint8
+                and frame.shape[2:] == (3,) and frame.shape == frames[0].shape):
+            got = (f"a {frame.dtype} array of shape {frame.shape}"
+                   if isinstance(frame, np.ndarray) else f"a {type(frame).__name__}")
+            raise ValueError(f"frame {i} is {got}; every frame must be an H×W×3 uint8 array "
+                             f"of one shape (frame 0: {getattr(frames[0], 'shape', None)}), as "
+                             f"frame_from_figure returns")
     return frames
-
-
-def _check_fps(fps: float) -> float:
-    """Validate the frame rate: a positive number."""
-    if isinstance(fps, bool) or not isinstance(fps, (int, float, np.integer, np.floating)):
-        raise TypeError(f"fps must be a number, got {type(fps).__name__}")
-    if not np.isfinite(fps) or fps <= 0:
-        raise ValueError(f"fps must be a positive number, got {fps}")
-    return float(fps)
-
-
-def _check_output_path(path: str | os.PathLike) -> Path:
-    """Validate the output path: its folder must exist."""
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
-    path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"path {str(path)!r} is a folder; give a file name such as anim.gif")
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise ValueError(f"folder {str(folder)!r} does not exist; "
-                         f"create it before writing {path.name!r}")
-    return path
-
-
-def _check_hold(hold_last: float) -> float:
-    """Validate the last frame's hold: a number of seconds >= 0."""
-    if isinstance(hold_last, bool) or not isinstance(hold_last,
-                                                     (int, float, np.integer, np.floating)):
-        raise TypeError(f"hold_last must be a number of seconds, got {type(hold_last).__name__}")
-    if not np.isfinite(hold_last) or hold_last < 0:
-        raise ValueError(f"hold_last must be a number of seconds >= 0, got {hold_last}")
-    return float(hold_last)
 
 
 def _shared_palette(frames: Sequence[np.ndarray]) -> Image.Image:
@@ -126,14 +81,8 @@ def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike, *, fps: floa
     one before it is merged into it (one frame, both durations), so the playing time is unchanged.
     """
     frames = _check_frames(frames)
-    fps = _check_fps(fps)
-    hold_last = _check_hold(hold_last)
-    if isinstance(loop, bool) or not isinstance(loop, (int, np.integer)) or loop < 0:
-        raise ValueError(f"loop must be an integer >= 0 (0 = forever), got {loop!r}")
-    path = _check_output_path(path)
-    duration_ms = round(1000 / fps)
-    if duration_ms < 1:
-        raise ValueError(f"fps={fps} gives frames shorter than 1 ms; use fps <= 1000")
+    duration_ms = round(1000 / check_positive("fps", fps))
+    loop = check_int("loop", loop, 0)   # 0: forever
 
     durations = [duration_ms] * len(frames)
     durations[-1] = max(duration_ms, round(1000 * hold_last))
@@ -144,23 +93,19 @@ def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike, *, fps: floa
 
     def write(tmp: Path) -> None:
         images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
-                       palette=palette_bytes, duration=durations, loop=int(loop), disposal=1,
+                       palette=palette_bytes, duration=durations, loop=loop, disposal=1,
                        optimize=True)
 
     write_atomically(path, write)
 
 
 def _animated(artists: Iterable[Artist] | None, step: int) -> list[Artist]:
-    """Check what `update` returned: an iterable of matplotlib artists."""
-    if artists is None:
-        raise TypeError(f"update({step}) returned None; it must return the artists it changed "
-                        f"(as with blit=True)")
-    artists = list(artists)
-    for a in artists:
-        if not isinstance(a, Artist):
-            raise TypeError(f"update({step}) returned a {type(a).__name__}; "
-                            f"it must return matplotlib artists")
-    return artists
+    """What `update` returned, as a list: the artists it changed."""
+    # the slips of a hand-written update: no `return`, or `return line` for `return line,`
+    if artists is None or isinstance(artists, Artist):
+        raise TypeError(f"update({step}) returned a {type(artists).__name__}; it must return "
+                        f"the artists it changed as a tuple or list, e.g. `return line,`")
+    return list(artists)
 
 
 def record_gif(fig: Figure, update: Callable[[int], Iterable[Artist]], n_frames: int,
@@ -171,13 +116,7 @@ def record_gif(fig: Figure, update: Callable[[int], Iterable[Artist]], n_frames:
     changes the figure and returns the artists it changed; axis limits stay fixed. The last
     frame is held for at least `hold_last` seconds (see save_gif).
     """
-    if not callable(update):
-        raise TypeError(f"update must be callable, got {type(update).__name__}")
-    if isinstance(n_frames, bool) or not isinstance(n_frames, (int, np.integer)) or n_frames < 1:
-        raise ValueError(f"n_frames must be a positive integer, got {n_frames!r}")
-    fps = _check_fps(fps)
-    hold_last = _check_hold(hold_last)
-    path = _check_output_path(path)
+    n_frames = check_int("n_frames", n_frames, 1)
     canvas = _agg_canvas(fig)
 
     was_animated: dict[Artist, bool] = {}
