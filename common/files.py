@@ -23,13 +23,9 @@ def write_atomically(path: str | os.PathLike, write: Callable[[Path], object]) -
     is left as it was and the temp file is removed. Permissions: an existing file keeps its
     mode; a new file gets what a plain open() would give it under the current umask.
     """
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
-    if not callable(write):
-        raise TypeError(f"write must be callable, got {type(write).__name__}")
     path = Path(path)
     folder = path.parent
-    if not folder.is_dir():
+    if not folder.is_dir():   # else mkstemp's error would name the temp file, not this folder
         raise ValueError(f"folder {str(folder)!r} does not exist; create it before writing "
                          f"{path.name!r}")
     try:
