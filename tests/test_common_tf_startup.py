@@ -119,13 +119,9 @@ def test_progress_outside_jupyter_is_lines_on_the_stream(capsys):
     line.update("one")
     line.update("two")
     assert capsys.readouterr().err == "one\ntwo\n"
-    with pytest.raises(TypeError, match="text must be a str"):
-        line.update(3)
 
 
 def test_text_bar():
     assert text_bar(0, 4, width=8) == "░" * 8
     assert text_bar(1, 4, width=8) == "██" + "░" * 6
     assert text_bar(4, 4, width=8) == "█" * 8
-    with pytest.raises(ValueError, match="done <= total"):
-        text_bar(5, 4)
