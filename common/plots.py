@@ -20,19 +20,14 @@ def line_equation(slope: float, intercept: float, digits: int = 2) -> str:
     return f"weight = {slope:.{digits}f} × height {sign} {abs(intercept):.{digits}f}"
 
 
-def _check_history(history: np.ndarray) -> np.ndarray:
-    """Validate a descent history: one row per iteration, columns slope, intercept, loss."""
+def fit_animation(x: np.ndarray, y: np.ndarray, history: np.ndarray, *, exact: tuple[float, float],
+                  min_loss: float, title: str) -> tuple[Figure, Callable[[int], Sequence[Artist]]]:
+    """Figure (points and current line | loss above its minimum so far) and its update(i)."""
+    # a learner's own loop may record (slope, intercept) only: say so before drawing anything
     history = np.asarray(history, dtype=float)
     if history.ndim != 2 or history.shape[1] != 3 or len(history) == 0:
         raise ValueError(f"history must have shape (n_iterations, 3) = slope, intercept, loss; "
                          f"got {history.shape}")
-    return history
-
-
-def fit_animation(x: np.ndarray, y: np.ndarray, history: np.ndarray, *, exact: tuple[float, float],
-                  min_loss: float, title: str) -> tuple[Figure, Callable[[int], Sequence[Artist]]]:
-    """Figure (points and current line | loss above its minimum so far) and its update(i)."""
-    history = _check_history(history)
     x_line = np.array([x.min() - 1, x.max() + 1])
     fig, (ax_fit, ax_loss) = plt.subplots(1, 2, figsize=(10, 4))
     fig.suptitle(title, fontsize=13)
