@@ -20,6 +20,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from common.checks import check_int
+
 Sweep = dict  # {optimizer name: {learning rate: History}}
 Loss = Callable[[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor]
 History = np.ndarray  # one row per iteration: slope, intercept, loss (before that step)
@@ -32,8 +34,6 @@ class CompiledRun:
     """One Keras optimizer's loop, compiled once; each call starts afresh at a given rate."""
 
     def __init__(self, optimizer: keras.optimizers.Optimizer, loss: Loss, n_iterations: int):
-        if not isinstance(n_iterations, int) or n_iterations < 1:
-            raise ValueError(f"n_iterations must be a positive integer, got {n_iterations!r}")
         self.optimizer, self.loss, self.n_iterations = optimizer, loss, n_iterations
         self.params = [tf.Variable(0.0, dtype=tf.float64, name=name)
                        for name in ("slope", "intercept")]
@@ -72,8 +72,8 @@ def sweep(make_optimizer: Mapping[str, Callable[[float], keras.optimizers.Optimi
     `loss(slope, intercept, inputs, targets)` is the notebook's MSE; `make_optimizer` maps a
     name to a function that makes that Keras optimizer for a learning rate.
     """
-    if len(learning_rates) == 0:
-        raise ValueError("learning_rates is empty")
+    n_iterations = check_int("n_iterations", n_iterations, 1)
+    # (30, 1) inputs against (30,) targets would broadcast to a (30, 30) loss: wrong, silently
     if inputs.shape != targets.shape:
         raise ValueError(f"inputs {inputs.shape} and targets {targets.shape} differ in shape")
     runs = {}

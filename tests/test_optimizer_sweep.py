@@ -71,8 +71,8 @@ def test_sweep_gives_every_optimizer_every_rate(sweep_module, problem):
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    (dict(learning_rates=[]), "learning_rates is empty"),
-    (dict(n_iterations=0), "n_iterations must be a positive integer"),
+    (dict(n_iterations=0), "n_iterations must be an integer >= 1, got 0"),
+    (dict(n_iterations=1e3), "n_iterations must be an integer >= 1, got 1000.0"),
     (dict(targets_length=7), "differ in shape"),
 ])
 def test_sweep_rejects_bad_input(sweep_module, problem, kwargs, message):
