@@ -21,50 +21,18 @@ import scipy.optimize  # noqa: E402
 import scipy.sparse  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from common.checks import check_int, check_positive  # noqa: E402
+
 # The exponents of the max-min surrogate: Riesz energies whose minimisers approach max-min
 # configurations as s grows (the largest, 1536, needs distances in units of the smallest one).
 SURROGATE_EXPONENTS = (6.0, 24.0, 96.0, 384.0, 1536.0)
 
 
-# ---- input checks and the exact (NumPy) measures used to report results
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    """`value` as an int >= minimum; TypeError for a non-integer, ValueError below minimum."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
-def _check_seconds(name: str, value: object) -> float:
-    """`value` as a positive, finite number of seconds."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number of seconds, got {type(value).__name__}")
-    if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive number of seconds, got {value}")
-    return float(value)
-
-
-def _check_trace(trace: object) -> None:
-    """`trace` must be None or a list (the solvers append to it)."""
-    if trace is not None and not isinstance(trace, list):
-        raise TypeError(f"trace must be a list or None, got {type(trace).__name__}")
-
-
-def _check_solver_args(n: object, dims: object, seed: object, time_limit: object,
-                       max_rounds: object, trace: object
-                       ) -> tuple[int, int, int, float, int | None]:
-    """The solvers' common arguments, checked in order: (n, dims, seed, time_limit, max_rounds)."""
-    checked = (_check_int("n", n, 2), _check_int("dims", dims, 2), _check_int("seed", seed, 0),
-               _check_seconds("time_limit", time_limit),
-               None if max_rounds is None else _check_int("max_rounds", max_rounds, 1))
-    _check_trace(trace)
-    return checked
-
+# ---- the exact (NumPy) measures used to report results
 
 def _as_points(vectors: object) -> np.ndarray:
     """`vectors` as a finite float64 (N, d) array with N >= 2 and d >= 2."""
+    # the slips: a (B, N, d) batch for one configuration, or the NaNs of a descent that blew up
     x = np.asarray(vectors, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] < 2:
         raise ValueError(f"vectors must be an (N, d) array with N >= 2 and d >= 2, "
@@ -77,10 +45,7 @@ def _as_points(vectors: object) -> np.ndarray:
 def min_angle_deg(vectors: object) -> float:
     """Smallest angle (degrees) between any two of the N row vectors (lengths are ignored)."""
     x = _as_points(vectors)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    if np.any(norms == 0):
-        raise ValueError("vectors must be non-zero")
-    u = x / norms
+    u = x / np.linalg.norm(x, axis=1, keepdims=True)
     d2 = np.sum((u[:, None, :] - u[None, :, :]) ** 2, axis=-1)
     d2[np.diag_indices(len(u))] = np.inf
     # 2*arcsin(chord/2) is accurate for small and large angles alike (arccos is not near 0).
@@ -90,10 +55,6 @@ def min_angle_deg(vectors: object) -> float:
 def riesz_energy(vectors: object, s: float = 1.0) -> float:
     """Riesz s-energy sum_{i<j} 1/|x_i - x_j|^s of the N points (rows), as given."""
     x = _as_points(vectors)
-    if isinstance(s, bool) or not isinstance(s, (int, float, np.integer, np.floating)):
-        raise TypeError(f"s must be a number, got {type(s).__name__}")
-    if not s > 0:
-        raise ValueError(f"s must be > 0, got {s!r}")
     i, j = np.triu_indices(len(x), k=1)
     r = np.linalg.norm(x[i] - x[j], axis=1)
     return float(np.sum(r ** -float(s)))
@@ -103,10 +64,7 @@ def riesz_energy(vectors: object, s: float = 1.0) -> float:
 
 def random_unit_vectors(batch: int, n: int, dims: int, rng: np.random.Generator) -> np.ndarray:
     """(batch, n, dims) float64 array of random unit rows, uniform on the sphere."""
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy Generator, got {type(rng).__name__}")
-    shape = (_check_int("batch", batch, 1), _check_int("n", n, 1), _check_int("dims", dims, 1))
-    x = rng.standard_normal(shape)
+    x = rng.standard_normal((batch, n, dims))
     return x / np.linalg.norm(x, axis=-1, keepdims=True)
 
 
@@ -222,14 +180,12 @@ def _descent_args(starts: object, max_steps: object, gradient_tol: object,
                   converged_share: object) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
     """The common arguments of the two descents, checked and as the tensors the graphs take."""
     x = tf.convert_to_tensor(starts, tf.float64)
+    # one (N, d) configuration for a batch of them: TensorFlow's own error would be cryptic
     if x.shape.rank != 3:
         raise ValueError(f"starts must be a (batch, N, d) array of unit rows, got shape {x.shape}")
-    max_steps = _check_int("max_steps", max_steps, 0)
-    if not (isinstance(gradient_tol, (int, float, np.integer, np.floating)) and gradient_tol > 0):
-        raise ValueError(f"gradient_tol must be a positive number, got {gradient_tol!r}")
-    if not (isinstance(converged_share, (int, float, np.integer, np.floating))
-            and 0 < converged_share <= 1):
-        raise ValueError(f"converged_share must be in (0, 1], got {converged_share!r}")
+    max_steps = check_int("max_steps", max_steps, 0)   # 1e4 is a float: the graph wants an int
+    if not 0 < converged_share <= 1:   # 50 for 50% would never be reached: all steps would run
+        raise ValueError(f"converged_share must be a share in (0, 1], got {converged_share!r}")
     return (x, tf.constant(max_steps), tf.constant(gradient_tol, tf.float64),
             tf.constant(converged_share, tf.float64))
 
@@ -246,8 +202,6 @@ def riemannian_descent(starts: object, *, exponent: float, distance_unit: object
     (its smallest distance keeps every term <= 1 for a large exponent); None: 1.
     """
     x, steps, tol, quorum = _descent_args(starts, max_steps, gradient_tol, converged_share)
-    if not (isinstance(exponent, (int, float, np.integer, np.floating)) and exponent > 0):
-        raise ValueError(f"exponent must be a positive number, got {exponent!r}")
     unit = (tf.ones([tf.shape(x)[0]], tf.float64) if distance_unit is None
             else tf.convert_to_tensor(distance_unit, tf.float64))
     return Descent(*_riesz_graph(x, tf.constant(exponent, tf.float64), unit, steps, tol, quorum))
@@ -267,6 +221,17 @@ def coulomb_descent(starts: object, *, max_steps: int = 5000, gradient_tol: floa
 
 # ---- the Thomson solver: batched restarts and basin hopping
 
+def _solver_args(n: object, dims: object, time_limit: object, max_rounds: object
+                 ) -> tuple[int, int, float, int | None]:
+    """The two solvers' checked arguments: (n, dims, time_limit, max_rounds)."""
+    # Checked because the slip is silent or far away: n=N/2 is a float, max_rounds=0 would mean
+    # "no limit" (the `or` in each solver), time_limit=None or 0 is a natural guess for "no
+    # limit". Not checked: seed (NumPy's default_rng says what is wrong) and trace.
+    return (check_int("n", n, 2), check_int("dims", dims, 2),
+            check_positive("time_limit", time_limit),
+            None if max_rounds is None else check_int("max_rounds", max_rounds, 1))
+
+
 def _restart_batch(n: int) -> int:
     """The largest batch of restarts for n points: about 3200 / n, between 8 and 64."""
     return int(np.clip(3200 // n, 8, 64))
@@ -278,8 +243,6 @@ def kicks_around(best: np.ndarray, count: int, rng: np.random.Generator) -> np.n
     Half have every point jiggled (Gaussian, of growing sizes); the other half have 1 to 3 points
     moved to random places, which lets a defect of the arrangement hop somewhere else.
     """
-    best = _as_points(best)
-    count = _check_int("count", count, 1)
     n, dims = best.shape
     n_jiggled = count - count // 2
     sigma = np.geomspace(0.3, 1.5, n_jiggled)[:, None, None] / np.sqrt(n)
@@ -303,8 +266,7 @@ def solve_thomson(n: int, dims: int = 3, seed: int = 0, *, time_limit: float = 5
     ran, or when the next round would overrun `time_limit` seconds. trace: optional list;
     (seconds so far, best energy so far) is appended after each round.
     """
-    n, dims, seed, time_limit, max_rounds = _check_solver_args(n, dims, seed, time_limit,
-                                                               max_rounds, trace)
+    n, dims, time_limit, max_rounds = _solver_args(n, dims, time_limit, max_rounds)
     rng = np.random.default_rng(seed)
     full_batch, batch = _restart_batch(n), 4
     tol = 1e-9 * n * n
@@ -360,7 +322,6 @@ def polish_max_min_angle(x: object, max_iter: int = 300, deadline: float | None 
     left as its limit), and the best x so far is returned.
     """
     x = _as_points(x)
-    max_iter = _check_int("max_iter", max_iter, 0)
     x = x / np.linalg.norm(x, axis=1, keepdims=True)
     n, d = x.shape
     g, cmax = _max_cos(x)
@@ -469,8 +430,7 @@ def solve_max_min_angle(n: int, dims: int = 3, seed: int = 0, *, time_limit: flo
     those starts reached it), or when the time budget would be overrun. trace: optional list;
     (seconds so far, best angle so far) is appended after each round.
     """
-    n, dims, seed, time_limit, max_rounds = _check_solver_args(n, dims, seed, time_limit,
-                                                               max_rounds, trace)
+    n, dims, time_limit, max_rounds = _solver_args(n, dims, time_limit, max_rounds)
     rng = np.random.default_rng(seed)
     batch = _restart_batch(n)
     max_rounds = max_rounds or (8 + n // 2)
