@@ -39,7 +39,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
-from tests.run_notebooks import ROOT, all_notebooks, shown
+from tools.run_notebooks import ROOT, all_notebooks, shown
 
 IGNORED_TAGS = {"nbval-ignore-output", "nbval-skip"}
 SANITIZE_FILE = ROOT / "tests" / "nbval_sanitize.cfg"

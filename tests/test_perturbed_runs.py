@@ -9,7 +9,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from tests import perturbed_runs
-from tests.run_notebooks import ROOT, all_notebooks, execute_in_place
+from tools.run_notebooks import ROOT, all_notebooks, execute_in_place
 
 ADVERSARIAL_NOTEBOOK = ROOT / "adversarial_example" / "adversarial_cats_dogs.ipynb"
 
