@@ -1,5 +1,7 @@
-"""Project-wide pytest hooks: strict nbval compares what matters; the cats-vs-dogs data policy."""
+"""Project-wide pytest hooks: strict nbval compares what matters; the cats-vs-dogs data policy;
+SIGTERM stops pytest as Ctrl-C does."""
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,17 @@ def pytest_collectstart(collector):
     """Do not compare stderr streams: TF/absl log lines differ between runs and machines."""
     if hasattr(collector, "skip_compare"):
         collector.skip_compare = tuple(collector.skip_compare) + ("stderr",)
+
+
+def pytest_runtest_setup(item):
+    """SIGTERM (what `timeout`, CI runners and `kill` send) stops pytest as Ctrl-C does.
+
+    By default SIGTERM ends pytest at once, and nbval's kernel is left running while a cell is in
+    a long C call (the kernel's watch for its parent's end waits for the GIL), as is any process
+    a cell started; as Ctrl-C, it lets nbval shut the kernel down (tests/test_stopping.py). Set
+    before every test: nbclient, run by a test in this process, resets SIGTERM to the default.
+    """
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 def _find_cats_dogs_dir() -> Path:
