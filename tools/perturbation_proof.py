@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import dataclasses
 import difflib
 import hashlib
@@ -230,11 +231,13 @@ async def _execute(nb: nbformat.NotebookNode, folder: Path, env: dict[str, str],
         try:
             await client.async_execute(cwd=str(folder), env=env, stdout=quiet, stderr=quiet)
         finally:
-            # nbclient shuts its kernel down once the kernel is ready; not if cancelled before.
+            # nbclient shuts its kernel down once the kernel is ready; not if cancelled before,
+            # and then it also leaves its exit hook behind, which would fail noisily at exit.
             if client.km is not None and client.km.has_kernel:
                 await client.km.shutdown_kernel(now=True)
             if client.kc is not None:
                 client.kc.stop_channels()
+            atexit.unregister(client._cleanup_kernel)
 
 
 async def run_perturbed(notebook: Path, chosen: Perturbation, workdir: Path, *,
