@@ -21,6 +21,9 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from tools.run_notebooks import ROOT
 
+pytestmark = pytest.mark.skipif(not Path("/proc/self/environ").exists(),
+                                reason="looks for processes in /proc (Linux)")
+
 MARK = "TF_BEYOND_DL_STOPPING_TEST"
 SIGNALS = [pytest.param(signal.SIGINT, id="SIGINT"), pytest.param(signal.SIGTERM, id="SIGTERM")]
 
