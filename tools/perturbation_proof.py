@@ -362,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.perturbation_proof",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path,
-                        help="default: every notebook (see the cases below)")
+                        help="default: every notebook")
     parser.add_argument("--perturbation", action="append",
                         choices=[p.name for p in perturbations()],
                         help="may be repeated; default: every perturbation, except the "
