@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-# Marks the progress output in a notebook, so that tests/run_notebooks.py leaves it out of the
+# Marks the progress output in a notebook, so that tools/run_notebooks.py leaves it out of the
 # stored notebooks, as it leaves out stderr.
 PROGRESS_METADATA = {"tf_beyond_dl": {"progress": True}}
 

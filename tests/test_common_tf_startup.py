@@ -13,7 +13,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from common.progress import PROGRESS_METADATA, ProgressLine, text_bar
 from common.tf_startup import quiet_tensorflow_startup, without_startup_notices
-from tests.run_notebooks import drop_volatile_parts
+from tools.run_notebooks import drop_volatile_parts
 
 ROOT = Path(__file__).resolve().parent.parent
 

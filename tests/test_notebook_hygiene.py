@@ -5,7 +5,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from tests.run_notebooks import all_notebooks, is_volatile
+from tools.run_notebooks import all_notebooks, is_volatile
 
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 MAX_BYTES = 1_500_000  # CONVENTIONS.md: stored notebooks stay under 1.5 MB

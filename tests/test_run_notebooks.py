@@ -1,4 +1,4 @@
-"""Tests for the notebook runner (tests/run_notebooks.py) on tiny notebooks."""
+"""Tests for the notebook runner (tools/run_notebooks.py) on tiny notebooks."""
 from __future__ import annotations
 
 import re
@@ -7,7 +7,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from tests import run_notebooks
+from tools import run_notebooks
 
 
 def write_notebook(path, *sources):
@@ -18,12 +18,17 @@ def write_notebook(path, *sources):
     nbformat.write(nb, path)
 
 
-def test_execute_in_place_stores_stdout_but_not_stderr(tmp_path):
-    path = tmp_path / "tiny.ipynb"
-    write_notebook(path, "import sys\nprint('hello')\nprint('noise', file=sys.stderr)",
-                   "open('made_here.txt', 'w').write('x')")
+def first_cell_as_stored(path, *sources):
+    """Write a notebook of the given code cells, execute it in place, and read its first cell."""
+    write_notebook(path, *sources)
     run_notebooks.execute_in_place(path)
-    cell = nbformat.read(path, as_version=4).cells[0]
+    return nbformat.read(path, as_version=4).cells[0]
+
+
+def test_execute_in_place_stores_stdout_but_not_stderr(tmp_path):
+    cell = first_cell_as_stored(
+        tmp_path / "tiny.ipynb", "import sys\nprint('hello')\nprint('noise', file=sys.stderr)",
+        "open('made_here.txt', 'w').write('x')")
     assert [o.get("name") for o in cell.outputs] == ["stdout"]
     assert cell.outputs[0].text == "hello\n"
     assert "execution" not in cell.metadata  # no timestamps: re-running gives an identical file
@@ -32,11 +37,10 @@ def test_execute_in_place_stores_stdout_but_not_stderr(tmp_path):
 
 
 def test_stdout_chunks_are_merged_whatever_the_flush_timing(tmp_path):
-    path = tmp_path / "chunks.ipynb"
-    write_notebook(path, "import sys, time\nfor i in range(3):\n    print(i, flush=True)\n"
-                         "    print('log', file=sys.stderr, flush=True)\n    time.sleep(0.2)")
-    run_notebooks.execute_in_place(path)
-    outputs = nbformat.read(path, as_version=4).cells[0].outputs
+    outputs = first_cell_as_stored(
+        tmp_path / "chunks.ipynb", "import sys, time\nfor i in range(3):\n"
+        "    print(i, flush=True)\n    print('log', file=sys.stderr, flush=True)\n"
+        "    time.sleep(0.2)").outputs
     assert len(outputs) == 1 and outputs[0].name == "stdout"
     assert outputs[0].text == "0\n1\n2\n"
 
@@ -135,9 +139,7 @@ def test_all_notebooks_skips_hidden_folders_and_deeper_levels(tmp_path):
 
 
 def test_progress_displays_are_not_stored(tmp_path):
-    path = tmp_path / "progress.ipynb"
-    write_notebook(path, "import common\nline = common.ProgressLine()\nline.update('1/2')\n"
-                         "line.update('2/2')\nprint('done')")
-    run_notebooks.execute_in_place(path)
-    outputs = nbformat.read(path, as_version=4).cells[0].outputs
+    outputs = first_cell_as_stored(
+        tmp_path / "progress.ipynb", "import common\nline = common.ProgressLine()\n"
+        "line.update('1/2')\nline.update('2/2')\nprint('done')").outputs
     assert [(o.output_type, o.get("text")) for o in outputs] == [("stream", "done\n")]

@@ -3,10 +3,11 @@
 Same 900x400 two-panel figure and update function for both (scatter with a moving line and a
 changing title; a growing loss curve), 60 frames, figure set-up included in both timings.
 Prints the best of 3 alternating runs of each, the sizes, and their ratios.
-Run from the repository root: python -m tests.benchmarks.bench_gif
+Run from the repository root: python -m benchmarks.bench_gif
 """
 from __future__ import annotations
 
+import argparse
 import os
 import tempfile
 import time
@@ -89,4 +90,8 @@ def main(repeats: int = 3) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_gif",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="alternating runs of each; the best time of each is kept")
+    main(repeats=parser.parse_args().repeats)

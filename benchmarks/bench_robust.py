@@ -6,7 +6,7 @@ does. Nothing is read from or written to the model cache. A different seed stand
 machine's rounding: the recipe must clear its floor (robust accuracy at epsilon under the strong
 attack, clean accuracy) on every seed.
 
-    CATS_DOGS_DIR=/path/to/cats_and_dogs_filtered python -m tests.benchmarks.bench_robust \\
+    CATS_DOGS_DIR=/path/to/cats_and_dogs_filtered python -m benchmarks.bench_robust \\
         --seeds 42 1 2
 
 One line per seed: the seed, the training seconds (the recipe's own validation check included),
@@ -24,12 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.bench_training import weights_digest
 from common.machine import machine_summary
-from tests.benchmarks.bench_training import weights_digest
 from tests.notebook_api import import_beside, load_api_module
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "adversarial_example" / "adversarial_cats_dogs.ipynb"
 
 

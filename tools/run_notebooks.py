@@ -1,12 +1,11 @@
 """Re-execute notebooks in place, top to bottom, regenerating every figure and GIF.
 
 Usage (from the repository root):
-    python -m tests.run_notebooks                    # every notebook in the collection
-    python -m tests.run_notebooks path/to/nb.ipynb [...]
+    python -m tools.run_notebooks                    # every notebook in the collection
+    python -m tools.run_notebooks path/to/nb.ipynb [...]
 
-It lives in tests/ because it shares the test suite's machinery (a notebook's stored outputs are
-what strict nbval compares). The notebooks are discovered: every *.ipynb in a folder of the
-repository root, so a new example folder needs no list to be updated.
+The stored outputs it writes are what strict nbval compares. The notebooks are discovered: every
+*.ipynb in a folder of the repository root, so a new example folder needs no list to be updated.
 
 Each notebook runs in a fresh kernel with its own folder as working directory. The terminal shows
 each notebook and its time, then which files the run changed. The kernels' own log (TensorFlow's
@@ -118,7 +117,8 @@ def shown(path: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.run_notebooks",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks to run (default: all)")
     parser.add_argument("--log", type=Path, default=DEFAULT_LOG,
                         help="file for the kernels' own log, printed only when a notebook fails "

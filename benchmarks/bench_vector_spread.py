@@ -1,6 +1,6 @@
 """Benchmark of the vector-spread solvers (vector_spread_example/spread_solver.py).
 
-Run from the repository root, as a module (python -m tests.benchmarks.bench_vector_spread ...).
+Run from the repository root, as a module (python -m benchmarks.bench_vector_spread ...).
 
 Prints, for each N: the gap to the best-known value, seconds per solve, and for Thomson a multistart
 SciPy L-BFGS baseline (analytic gradient) run in the same process.
@@ -12,11 +12,11 @@ is handed the record). The TF solver does not know the record and goes on until 
 rule, so its total wall time is reported too, and two ratios: baseline time-to-record over TF
 time-to-record (like for like), and over TF total time (what a user without the record pays).
 
-    python -m tests.benchmarks.bench_vector_spread --thomson 2-100 --tammes 2-30 --exact
-    python -m tests.benchmarks.bench_vector_spread --thomson 101-200:10 --tammes 31-50
+    python -m benchmarks.bench_vector_spread --thomson 2-100 --tammes 2-30 --exact
+    python -m benchmarks.bench_vector_spread --thomson 101-200:10 --tammes 31-50
 
 On a shared machine, pin it to one core and one TensorFlow thread:
-    nohup taskset -c 1 python -m tests.benchmarks.bench_vector_spread --threads 1 ... > log 2>&1 &
+    nohup taskset -c 1 python -m benchmarks.bench_vector_spread --threads 1 ... > log 2>&1 &
 
 Records (for benchmarks and tests only; the solvers never read them): the published tables in
 tests/reference (Thomson N = 2..200, Tammes N = 2..30, read with tests/reference_tables.py) and
@@ -27,11 +27,11 @@ A full run of N = 101..200 takes about two hours (the TF solver uses its whole 5
 most N, not knowing the record). --stop-at-record stops it once it reaches the record instead, which
 measures the same time-to-record in a fraction of the time (its total time is then not measured).
 On 2 cores, run two halves side by side, each pinned to its own core:
-    taskset -c 0 python -m tests.benchmarks.bench_vector_spread --threads 1 --thomson 101-150 \
+    taskset -c 0 python -m benchmarks.bench_vector_spread --threads 1 --thomson 101-150 \
         --stop-at-record > a.log
-    taskset -c 1 python -m tests.benchmarks.bench_vector_spread --threads 1 --thomson 151-200 \
+    taskset -c 1 python -m benchmarks.bench_vector_spread --threads 1 --thomson 151-200 \
         --stop-at-record > b.log
-    python -m tests.benchmarks.bench_vector_spread --summarize a.log b.log
+    python -m benchmarks.bench_vector_spread --summarize a.log b.log
 --summarize compares the TF energies of the logs with the published table again, so it also
 re-analyses logs whose records were not the published ones (see the results file).
 """
@@ -50,7 +50,7 @@ from tests.notebook_api import import_beside
 from tests.reference_tables import tammes_angles, thomson_energies
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 NOTEBOOK = ROOT / "vector_spread_example" / "vector_spread_example.ipynb"
 

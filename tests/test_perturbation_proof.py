@@ -1,5 +1,7 @@
-"""The rounding-perturbation check (tests/perturbed_runs.py): each perturbation perturbs, the check
-catches an output that depends on rounding, and every notebook's compared outputs withstand it.
+"""The rounding-perturbation proof (tools/perturbation_proof.py) on tiny notebooks: each
+perturbation perturbs, and the proof catches an output that depends on rounding.
+
+The proof itself, on the collection's notebooks, is a maintainer's step (.ci/run runs it).
 """
 from __future__ import annotations
 
@@ -8,10 +10,8 @@ import numpy as np
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from tests import perturbed_runs
-from tests.run_notebooks import ROOT, all_notebooks, execute_in_place
-
-ADVERSARIAL_NOTEBOOK = ROOT / "adversarial_example" / "adversarial_cats_dogs.ipynb"
+from tools import perturbation_proof as proof
+from tools.run_notebooks import all_notebooks, execute_in_place
 
 DATA = np.array([[0.1 * k + 1 / 3, 7 / (k + 1)] for k in range(40)])
 
@@ -31,9 +31,8 @@ def make_notebook(folder, *sources):
 def perturbed_stdout(tmp_path, name, *sources):
     """The stdout of each cell of a tiny notebook run under the named perturbation."""
     path = make_notebook(tmp_path / "nb", *sources)
-    nb, _ = perturbed_runs.run_perturbed(path, perturbed_runs.perturbation(name),
-                                         tmp_path / "work")
-    return [perturbed_runs.compared_text(cell) for cell in nb.cells]
+    nb, _ = proof.run(proof.run_perturbed(path, proof.perturbation(name), tmp_path / "work"))
+    return [proof.compared_text(cell) for cell in nb.cells]
 
 
 def test_other_order_reorders_data_rows_and_random_points(tmp_path):
@@ -50,8 +49,8 @@ def test_other_order_reorders_data_rows_and_random_points(tmp_path):
     assert points == "False True\n"           # each configuration: the same points, reordered
 
 
-def test_one_ulp_moves_inputs_and_starting_points_by_one_ulp(tmp_path):
-    (moved,) = perturbed_stdout(
+def test_one_ulp_moves_inputs_starting_points_and_loaded_weights_by_one_ulp(tmp_path):
+    (moved, loaded) = perturbed_stdout(
         tmp_path, "one-ulp",
         "import numpy as np, tensorflow as tf\n"
         "a = np.loadtxt('d.csv', delimiter=',')\n"
@@ -60,8 +59,15 @@ def test_one_ulp_moves_inputs_and_starting_points_by_one_ulp(tmp_path):
         "s = np.random.Generator(np.random.PCG64(1)).random(4)\n"
         "v = tf.Variable(0.75, dtype=tf.float64)\n"
         "print((a == np.nextafter(b, np.inf)).all(), (r == np.nextafter(s, np.inf)).all(), "
-        "v.numpy() == np.nextafter(0.75, 1.0), tf.Variable(3).numpy())")
+        "v.numpy() == np.nextafter(0.75, 1.0), tf.Variable(3).numpy())",
+        "import keras\n"
+        "model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])\n"
+        "model.set_weights([np.full((2, 1), 0.5, 'float32'), np.zeros(1, 'float32')])\n"
+        "model.save('m.keras')\n"
+        "kernel = keras.saving.load_model('m.keras').get_weights()[0]\n"
+        "print((kernel == np.nextafter(np.float32(0.5), np.float32(1))).all())")
     assert moved == "True True True 3\n"       # integers are left alone
+    assert loaded == "True\n"
 
 
 def test_one_thread_plain_kernels_sets_threads_and_switches(tmp_path):
@@ -73,6 +79,16 @@ def test_one_thread_plain_kernels_sets_threads_and_switches(tmp_path):
     assert settings == "1 0\n"
 
 
+def test_figures_are_not_drawn_nor_gifs_recorded_unless_compared(tmp_path):
+    path = make_notebook(tmp_path / "nb", "import common, matplotlib\n"
+                         "print(matplotlib.get_backend() == 'agg', "
+                         "common.record_gif is common.save_gif)")
+    for figures, expected in [(False, "True True\n"), (True, "False False\n")]:
+        nb, _ = proof.run(proof.run_perturbed(path, proof.perturbation("other-order"),
+                                              tmp_path / f"work_{figures}", figures=figures))
+        assert proof.compared_text(nb.cells[0]) == expected
+
+
 CHAOTIC = ("import numpy as np\nx = np.loadtxt('d.csv', delimiter=',')[:, 1].mean()\n"
            "for _ in range(200):\n    x = 3.9 * x * (1 - x)   # the logistic map: chaotic\n"
            "print(f'{x:.6f}')")
@@ -80,48 +96,30 @@ STABLE = "print(f\"{np.loadtxt('d.csv', delimiter=',')[:, 1].mean():.6f}\")"
 
 
 @pytest.mark.parametrize("name", ["other-order", "one-ulp"])
-def test_check_catches_an_output_that_depends_on_rounding(tmp_path, name):
+def test_proof_catches_an_output_that_depends_on_rounding(tmp_path, capsys, name):
     path = make_notebook(tmp_path / "nb", CHAOTIC, STABLE)
     execute_in_place(path)                       # the stored outputs, as run_notebooks makes them
-    result = perturbed_runs.check(path, name)
-    assert result.error is None
-    assert [m.where for m in result.mismatches] == ["cell 0"]   # the chaotic one, not the mean
-    assert "cell 0:" in result.report()
+    assert proof.main([str(path), "--perturbation", name]) == 1
+    report = capsys.readouterr().out
+    assert f"tiny.ipynb under {name}: FAILED, 1 compared output(s) changed" in report
+    assert "cell 0:" in report and "cell 1:" not in report   # the chaotic one, not the mean
+    assert "0 of 1 case(s) passed" in report
 
 
-def test_check_reports_a_failing_cell(tmp_path):
+def test_proof_reports_a_failing_cell(tmp_path):
     path = make_notebook(tmp_path / "nb", "assert False, 'margin too thin'")
-    result = perturbed_runs.check(path, "other-order")
-    assert result.error is not None and "margin too thin" in result.error
+    result = proof.run(proof.check(path, "other-order"))
+    assert not result.passed and "margin too thin" in result.error
 
 
 def test_unknown_perturbation_is_named():
     with pytest.raises(ValueError, match="no perturbation named 'two-ulp'.*other-order"):
-        perturbed_runs.perturbation("two-ulp")
+        proof.perturbation("two-ulp")
 
 
-# ---- the notebooks themselves: every compared output withstands every perturbation
-
-def cases() -> list[tuple]:
-    """(notebook, perturbation) pairs, run at the start of the session (conftest.py).
-
-    The cats-vs-dogs notebook compares as text only facts about the image files and the model's
-    record (its numbers are learned outputs, asserted instead), so it runs once, with every weight
-    of its model moved by one ulp, which also checks its asserted margins; and it takes minutes,
-    so that run is one of the slow proofs (`pytest -m "training or slow"`, run by CI)."""
-    found = []
-    for notebook in all_notebooks():
-        if notebook == ADVERSARIAL_NOTEBOOK:
-            found.append(pytest.param(notebook, "one-ulp", id=f"{notebook.stem}-one-ulp",
-                                      marks=pytest.mark.slow))
-        else:
-            found += [pytest.param(notebook, p.name, id=f"{notebook.stem}-{p.name}")
-                      for p in perturbed_runs.perturbations()]
-    return found
-
-
-@pytest.mark.perturbed
-@pytest.mark.parametrize(("notebook", "name"), cases())
-def test_compared_outputs_do_not_depend_on_rounding(perturbed_results, notebook, name):
-    result = perturbed_results[notebook, name]
-    assert result.error is None and not result.mismatches, result.report()
+def test_default_cases_run_the_cats_dogs_notebook_under_one_ulp_only():
+    cases = proof.default_cases(all_notebooks())
+    assert [name for nb, name in cases if nb == proof.ADVERSARIAL_NOTEBOOK] == ["one-ulp"]
+    assert len(cases) == 3 * (len(all_notebooks()) - 1) + 1
+    assert "other-order" not in {name for _, name in proof.default_cases(all_notebooks(),
+                                                                         figures=True)}

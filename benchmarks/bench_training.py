@@ -6,7 +6,7 @@ are those a user gets. Nothing is read from or written to the model cache. A dif
 in for another machine's rounding: the recipe must clear the notebook's accuracy check on every
 seed, with margin.
 
-    CATS_DOGS_DIR=/path/to/cats_and_dogs_filtered python -m tests.benchmarks.bench_training \\
+    CATS_DOGS_DIR=/path/to/cats_and_dogs_filtered python -m benchmarks.bench_training \\
         --seeds 42 1 2
 
 One line per seed: the seed, the training seconds (validation included), the validation accuracy
@@ -27,7 +27,7 @@ from common.machine import machine_summary
 from tests.notebook_api import load_api_module
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 NOTEBOOK = ROOT / "adversarial_example" / "adversarial_cats_dogs.ipynb"
 

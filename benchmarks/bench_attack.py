@@ -7,7 +7,7 @@ both classes, for each number of steps, restarts and step size asked for, and pr
 accuracy and the time of each. More steps or restarts can only fool more images; when the
 accuracy stops falling, the attack has converged.
 
-    CATS_DOGS_DIR=/path/to/cats_and_dogs_filtered python -m tests.benchmarks.bench_attack \\
+    CATS_DOGS_DIR=/path/to/cats_and_dogs_filtered python -m benchmarks.bench_attack \\
         --images 500 --steps 5 10 20 50 100 --restarts 1 3 10
 
 --model FILE.keras attacks another model file (loaded without a record check, e.g. one that
@@ -25,7 +25,7 @@ from common.machine import machine_summary
 from tests.notebook_api import import_beside
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "adversarial_example" / "adversarial_cats_dogs.ipynb"
 
 
