@@ -15,11 +15,16 @@ classes, and its targeted DLR divides by z_pi1 - (z_pi3 + z_pi4) / 2, so it need
 With two classes the margin is what is left of DLR without the division (which only makes the
 loss independent of the logits' scale; Auto-PGD's signed steps and its comparisons of losses do
 not depend on that scale anyway). With two classes the cross-entropy of the true class is
-softplus(margin), an increasing function of the margin, so its gradient points the same way:
-sigmoid(margin) times the margin's gradient. But that factor is about exp(margin) on a
-confidently classified image (margin far below 0) and in float32 it becomes exactly 0 once the
-softmax output rounds to 1 (a margin below about -17): cross-entropy saturates and its gradient
-vanishes, a gradient hidden by the loss and not by the model. The margin does not saturate.
+softplus(margin) (the margin being the logit difference), an increasing function of the
+margin, so its gradient points the same way: sigmoid(margin) times the margin's gradient. But
+that factor is about exp(margin) on a confidently classified image (margin far below 0), and
+when the cross-entropy is computed from the softmax output, as for a model that outputs
+probabilities, its gradient is exactly 0 once the probability of the true class rounds to 1 in
+float32 (Keras clips it at 1 - 1e-7: a margin below about -16): cross-entropy saturates and its
+gradient vanishes, a gradient hidden by the loss and not by the model. From the logits, the
+factor stays above 0 down to a margin of about -100; until then Auto-PGD on the cross-entropy
+takes the margin's signed steps and makes the same comparisons (softplus is increasing). So the
+margin loses nothing, and it does not saturate.
 
 The threat model: 8-bit images, pixel values 0..255 stored as float32, and an L-inf budget of
 `epsilon` counts (2 counts is 2/255). Every point an attack tries stays within `epsilon` of the
@@ -362,7 +367,8 @@ def ensemble_robust_accuracy(logits_model: LogitsModel, images: np.ndarray, labe
     attacks: name -> settings, run in this order; settings hold the kind ("attack": "apgd" or
     "square") and the function's keyword settings (steps, restarts, queries, p_init, seed).
     Images the model gets wrong without attack count as not robust and are not attacked; each
-    attack then runs, towards the other class, on the images still robust, and an image is
+    attack then runs on the images still robust, pushing up the margin of the other class (the
+    module docstring says why the margin, not DLR or cross-entropy), and an image is
     robust only if no attack fools it. Returns a dict: epsilon, images, clean_correct,
     clean_accuracy, rounded_to_8bit, attacks (per attack: name, settings, attacked, fooled (newly
     fooled), robust_after, seconds), robust and robust_accuracy (the worst case over the
