@@ -1,0 +1,115 @@
+"""Benchmark: the attack ensemble against the shipped robust model, at epsilon 2 counts (2/255).
+
+Runs adversarial_example/attack_ensemble.py's ensemble (Auto-PGD on the target margin, then
+Square on what survives; AutoAttack's rule, rounded 8-bit images) on --images validation images
+spread over both classes, and prints per attack the images attacked, newly fooled and seconds,
+then the clean accuracy and the worst case over the ensemble, each with its 95% Wilson interval,
+and the CPU it ran on. The robust record's robust_accuracy is this worst case on all 1000.
+
+    CATS_DOGS_DIR=/path/to/cats_and_dogs_filtered python -m benchmarks.bench_ensemble --images 300
+
+--steps, --restarts, --queries and --p-init override the ensemble's settings (ENSEMBLE in
+attack_ensemble.py). Run it from the repository root, as a module.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parents[1]
+FOLDER = ROOT / "adversarial_example"
+if str(FOLDER) not in sys.path:   # the modules beside notebook 3 import each other by name
+    sys.path.insert(0, str(FOLDER))
+
+import attack_ensemble as ae  # noqa: E402
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from cats_dogs_data import load_validation_images  # noqa: E402
+
+from common.machine import machine_summary  # noqa: E402
+
+ROBUST_MODEL = FOLDER / "cats_dogs_robust.keras"
+
+
+def load_models(path: Path = ROBUST_MODEL) -> tuple[keras.Model, keras.Model]:
+    """The shipped robust model (softmax output) and its logits model."""
+    model = keras.saving.load_model(path, safe_mode=True)
+    return model, keras.Model(model.input, model.get_layer("logits").output)
+
+
+def spread_images(count: int, data_dir: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """`count` validation images evenly spread over the split (sorted by class): both classes."""
+    images, labels = load_validation_images(data_dir)
+    chosen = np.unique(np.linspace(0, len(images) - 1, min(count, len(images))).round()
+                       .astype(int))
+    return images[chosen].astype(np.float32), labels[chosen]
+
+
+def add_ensemble_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options both benchmarks share: images, budget and the ensemble's settings."""
+    apgd, square = ae.ENSEMBLE["apgd-margin"], ae.ENSEMBLE["square"]
+    parser.add_argument("--images", type=int, default=300, help="validation images attacked")
+    parser.add_argument("--data-dir", default=None, help="default: $CATS_DOGS_DIR or Keras' cache")
+    parser.add_argument("--epsilon", type=float, default=2, help="L-inf budget in counts")
+    parser.add_argument("--steps", type=int, default=apgd["steps"], help="Auto-PGD steps")
+    parser.add_argument("--restarts", type=int, default=apgd["restarts"], help="Auto-PGD runs")
+    parser.add_argument("--queries", type=int, default=square["queries"],
+                        help="Square: queries per image")
+    parser.add_argument("--p-init", type=float, default=square["p_init"], help="Square's p_init")
+    parser.add_argument("--batch-size", type=int, default=100)
+
+
+def ensemble_from(args: argparse.Namespace) -> dict:
+    """ENSEMBLE with the settings given on the command line."""
+    return {"apgd-margin": {**ae.ENSEMBLE["apgd-margin"], "steps": args.steps,
+                            "restarts": args.restarts},
+            "square": {**ae.ENSEMBLE["square"], "queries": args.queries, "p_init": args.p_init}}
+
+
+def share(count: int, n: int) -> str:
+    """count of n as a percentage with its 95% Wilson interval."""
+    low, high = ae.wilson_interval(count, n)
+    return f"{count}/{n} = {count / n:.1%} (95% Wilson {low:.1%}-{high:.1%})"
+
+
+def print_report(report: dict) -> None:
+    """The ensemble's per-attack lines, the clean accuracy and the worst case."""
+    print(f"{'attack':<12} {'settings':<54} {'attacked':>8} {'fooled':>7} {'left':>5} "
+          f"{'seconds':>8}")
+    for attack in report["attacks"]:
+        settings = ", ".join(f"{k}={v}" for k, v in attack["settings"].items())
+        print(f"{attack['name']:<12} {settings:<54} {attack['attacked']:>8} "
+              f"{attack['fooled']:>7} {attack['robust_after']:>5} {attack['seconds']:>8.1f}")
+    n = report["images"]
+    print(f"clean accuracy: {share(report['clean_correct'], n)}")
+    print(f"robust accuracy at epsilon {report['epsilon']:g} counts "
+          f"({report['epsilon']:g}/255 = {report['epsilon'] / 255:.4f}), worst case over "
+          f"{' + '.join(a['name'] for a in report['attacks'])}: {share(report['robust'], n)}"
+          f"{'' if report['rounded_to_8bit'] else ' (float images: not rounded)'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_ensemble_arguments(parser)
+    args = parser.parse_args()
+    print(f"CPU: {machine_summary()}; TensorFlow {tf.__version__}, Keras {keras.__version__}")
+    _, logits_model = load_models()
+    images, labels = spread_images(args.images, args.data_dir)
+    print(f"{len(images)} validation images ({int(np.sum(labels == 0))} cats, "
+          f"{int(np.sum(labels == 1))} dogs), model {ROBUST_MODEL.name}")
+    start = time.perf_counter()
+    report = ae.ensemble_robust_accuracy(logits_model, images, labels, epsilon=args.epsilon,
+                                         attacks=ensemble_from(args),
+                                         batch_size=args.batch_size)
+    print_report(report)
+    print(f"total {time.perf_counter() - start:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
