@@ -1,0 +1,1 @@
+"""Tools a maintainer runs: `python -m tools.NAME --help`."""
