@@ -142,10 +142,13 @@ def train_classifier(build_model: Callable[[], keras.Model], train_ds: tf.data.D
     minimises the cross-entropy of the logits (with label smoothing). history holds the
     per-epoch training loss and accuracy and the training time in seconds.
     """
+    # The notebook's logits_of, imported here: the notebook's module imports this one.
+    from adversarial_cats_dogs_lib import logits_of
+
     check_settings(settings)
     keras.utils.set_random_seed(seed)
     model = build_model()
-    logits = keras.Model(model.input, model.get_layer("logits").output)
+    logits = logits_of(model)
     epochs, batch_size = settings["epochs"], settings["batch_size"]
     steps = int(train_ds.cardinality()) // batch_size
     if steps < 1:
