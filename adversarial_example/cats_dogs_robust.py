@@ -47,7 +47,8 @@ from cats_dogs_data import (
 from cats_dogs_training import (
     TrainingProgress,
     check_settings,
-    learning_rate_schedule,
+    optimizer_and_loss,
+    steps_per_epoch,
     training_batches,
 )
 
@@ -181,18 +182,12 @@ def train_robust(model: keras.Model, train_ds: tf.data.Dataset, settings: dict, 
     check_robust_settings(settings)
     keras.utils.set_random_seed(seed)
     logits_model = logits_of(model)
-    epochs, batch_size = settings["epochs"], settings["batch_size"]
-    steps = int(train_ds.cardinality()) // batch_size
-    if steps < 1:
-        raise ValueError(f"{int(train_ds.cardinality())} training images are fewer than one "
-                         f"batch of {batch_size}")
+    epochs = settings["epochs"]
+    steps = steps_per_epoch(train_ds, settings)
     total = epochs * steps
     averaging = settings["weight_averaging"]
-    optimizer = keras.optimizers.AdamW(learning_rate_schedule(settings, total),
-                                       weight_decay=settings["weight_decay"],
-                                       use_ema=averaging > 0, ema_momentum=averaging or 0.99)
-    loss_fn = keras.losses.CategoricalCrossentropy(from_logits=True,
-                                                   label_smoothing=settings["label_smoothing"])
+    optimizer, loss_fn = optimizer_and_loss(settings, total, use_ema=averaging > 0,
+                                            ema_momentum=averaging or 0.99)
     optimizer.build(logits_model.trainable_variables)
 
     @tf.function

@@ -75,6 +75,13 @@ def test_training_batches_are_augmented_with_one_hot_labels(small_copy):
     assert labels.shape == (4, 2) and np.all(labels.numpy().sum(axis=1) == 1)
 
 
+def test_fewer_images_than_one_batch_are_refused(small_copy):
+    train_ds, _ = data.load_datasets(small_copy, verbose=False)
+    assert training.steps_per_epoch(train_ds, {"batch_size": 4}) == 1   # 6 images
+    with pytest.raises(ValueError, match="fewer than one batch of 7"):
+        training.steps_per_epoch(train_ds, {"batch_size": 7})
+
+
 def test_progress_shows_epoch_accuracy_and_time_left():
     stream = io.StringIO()
     progress = training.TrainingProgress(epochs=4, stream=stream)
