@@ -118,8 +118,10 @@ def get_model(from_scratch=False, data_dir=None):
 
 def predict_proba(model, images):
     """(n, 2) array of probabilities [P(cat), P(dog)] for images of shape (n, 128, 128, 3)."""
-    images = np.asarray(images, dtype=np.float32)
-    return model.predict(images, batch_size=100, verbose=0)
+    # Batches made here: from an array, predict() makes them in a pipeline that TensorFlow
+    # rewrites under op determinism, logging a harmless error line ("NodeDef mentions ...").
+    batches = tf.data.Dataset.from_tensor_slices(np.asarray(images, np.float32)).batch(100)
+    return model.predict(batches, verbose=0)
 
 
 # ---- cell 14

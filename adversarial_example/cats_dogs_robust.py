@@ -26,6 +26,7 @@ from adversarial_cats_dogs_lib import (
     TRAIN_SETTINGS,
     logits_of,
     margin_and_gradient,
+    predict_proba,
     project,
     strong_attack,
 )
@@ -117,9 +118,7 @@ def robust_accuracy(model: keras.Model, images: np.ndarray, labels: np.ndarray, 
         raise ValueError(f"need epsilon > 0 and restarts >= 1; got epsilon={epsilon}, "
                          f"restarts={attack_options.get('restarts')}")
     labels = np.asarray(labels)
-    predicted = logits_of(model).predict(np.asarray(images, np.float32), batch_size=100,
-                                         verbose=0).argmax(axis=1)
-    correct = predicted == labels
+    correct = predict_proba(model, images).argmax(axis=1) == labels
     _, fooled_at = strong_attack(model, images[correct], 1 - labels[correct], epsilon,
                                  **attack_options)
     fooled = np.any(fooled_at >= 0, axis=0)     # by any restart
@@ -243,8 +242,7 @@ def _validate(model: keras.Model, validation: tuple[np.ndarray, np.ndarray],
     # a spread of both classes: every (len / n)-th image, as the split is sorted by class
     every = max(1, math.floor(len(validation[0]) / n))
     images, labels = validation[0][::every][:n], validation[1][::every][:n]
-    clean = float(np.mean(logits_of(model).predict(images.astype(np.float32), batch_size=100,
-                                                    verbose=0).argmax(axis=1) == labels))
+    clean = float(np.mean(predict_proba(model, images).argmax(axis=1) == labels))
     # seed 0: the random starts this check has always used (its results are in the records)
     robust = robust_accuracy(model, images, labels, epsilon=settings["epsilon"],
                              steps=settings["validate_steps"], restarts=1, seed=0)
