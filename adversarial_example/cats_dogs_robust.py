@@ -1,4 +1,4 @@
-"""The defence of adversarial_cats_dogs.ipynb: adversarial training, and a strong attack to test it.
+"""The defence of adversarial_cats_dogs.ipynb: adversarial training, and its measure.
 
 Adversarial training (Goodfellow et al. 2015; Madry et al. 2018) fine-tunes the trained classifier
 on attacked images: each batch is first pushed, by the notebook's own gradient-sign step, as far
