@@ -6,9 +6,6 @@ from pathlib import Path
 
 import pytest
 
-# TensorFlow's C++ start-up chatter goes to stderr; keep it quiet in test processes too.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 ROOT = Path(__file__).resolve().parent
 ADVERSARIAL_NOTEBOOK = ROOT / "adversarial_example" / "adversarial_cats_dogs.ipynb"
 
@@ -35,9 +32,12 @@ def _find_cats_dogs_dir() -> Path:
 
     Raises FileNotFoundError, naming both ways to get them, when they are not available offline.
     """
-    from tests.notebook_api import import_beside  # imports TensorFlow: only when needed
+    import common
 
-    return import_beside(ADVERSARIAL_NOTEBOOK, "cats_dogs_data").find_data_dir(download=False)
+    with common.quiet_tensorflow_startup():   # cats_dogs_data imports TensorFlow: only when needed
+        import cats_dogs_data  # beside the notebook; found through pytest's pythonpath
+
+    return cats_dogs_data.find_data_dir(download=False)
 
 
 def _needs_images(item) -> bool:

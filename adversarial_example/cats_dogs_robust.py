@@ -1,4 +1,4 @@
-"""The defence of adversarial_cats_dogs.ipynb: adversarial training, and a strong attack to test it.
+"""The defence of adversarial_cats_dogs.ipynb: adversarial training, and its measure.
 
 Adversarial training (Goodfellow et al. 2015; Madry et al. 2018) fine-tunes the trained classifier
 on attacked images: each batch is first pushed, by the notebook's own gradient-sign step, as far
@@ -6,10 +6,10 @@ as an L-inf budget of `epsilon` pixel counts allows, and the weights are then up
 pushed batch. The training attack is FGSM with a random start (Wong, Rice & Kolter 2020, "Fast is
 better than free"): one step of 1.25 epsilon from a random point of the epsilon-ball.
 
-The strong attack (`strong_attack`) grows the notebook's attack step into PGD as an attacker
-would run it (Carlini et al. 2019): a random start in the epsilon-ball, many steps, each
-projected back onto the ball and onto 0..255, and several restarts; an image counts as robust
-only if no restart fools it.
+The attack, its projection and the strong attack (PGD with random starts and restarts, as an
+attacker would run it: Carlini et al. 2019) are the notebook's own, from its `#@save` cells
+(adversarial_cats_dogs_lib.py): the defence is trained and measured with the code the notebook
+shows.
 """
 
 from __future__ import annotations
@@ -22,6 +22,14 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
+from adversarial_cats_dogs_lib import (
+    TRAIN_SETTINGS,
+    logits_of,
+    margin_and_gradient,
+    predict_proba,
+    project,
+    strong_attack,
+)
 from cats_dogs_data import (
     IMAGE_SIZE,
     SHIPPED_MODEL,
@@ -40,14 +48,15 @@ from cats_dogs_data import (
 from cats_dogs_training import (
     TrainingProgress,
     check_settings,
-    learning_rate_schedule,
+    optimizer_and_loss,
+    steps_per_epoch,
     training_batches,
 )
 
 from common.progress import text_bar
 
 ROBUST_SETTINGS = {
-    "model": "small-resnet-v1",           # the network of build_model()
+    **TRAIN_SETTINGS,                     # the plain recipe (the notebook's), except:
     "start_from": "cats_dogs_classifier.keras",  # fine-tuned from the shipped plain model
     "epsilon": 2,                         # L-inf budget, in pixel counts
     "training_attack": "fgsm-random-start",
@@ -55,19 +64,10 @@ ROBUST_SETTINGS = {
     "step_size": 1.25,                    # the training attack's step, as a multiple of epsilon
     "epsilon_ramp": 0.3,                  # share of the steps over which epsilon grows from 0
     "epochs": 30,
-    "batch_size": 64,
-    "peak_learning_rate": 2e-3,           # AdamW; linear warm-up, then cosine decay to 0
     "weight_averaging": 0.99,             # momentum of an exponential average of the weights
-    "warmup": 0.1,
-    "weight_decay": 5e-4,
-    "label_smoothing": 0.1,
-    "flip": True,
-    "max_shift": 12,
-    "max_brightness": 25,
     "cutout": 48,                         # side of a grey square put at a random place
     "validate_images": 200,               # checked after training, clean and under PGD
     "validate_steps": 10,
-    "seed": 42,
 }
 
 ROBUST_SETTING_NAMES = ("start_from", "epsilon", "training_attack", "attack_steps", "step_size",
@@ -106,89 +106,22 @@ def check_robust_settings(settings: dict) -> None:
                          f"got {settings['epsilon_ramp']!r}")
 
 
-# ---- the strong attack: the notebook's step, with a random start, projection and restarts
-
-def margin_and_gradient(logits_model: keras.Model, images: tf.Tensor, targets: tf.Tensor
-                        ) -> tuple[tf.Tensor, tf.Tensor]:
-    """z_target - z_other for each image, and its gradient with respect to every pixel value."""
-    with tf.GradientTape() as tape:
-        tape.watch(images)
-        logits = logits_model(images, training=False)
-        sign = tf.where(targets == 1, 1.0, -1.0)
-        margin = sign * (logits[:, 1] - logits[:, 0])
-    return margin, tape.gradient(margin, images)
-
-
-_margin_and_gradient = tf.function(margin_and_gradient, reduce_retracing=True)
-
-
-def default_step_size(epsilon: float) -> float:
-    """The strong attack's step, in counts: a quarter of the budget, and at least 0.25."""
-    return max(epsilon / 4, 0.25)
-
-
-def project(x: tf.Tensor, originals: tf.Tensor, epsilon: float) -> tf.Tensor:
-    """The nearest point to x within `epsilon` counts of the originals (L-inf) and in 0..255."""
-    x = tf.clip_by_value(x, originals - epsilon, originals + epsilon)
-    return tf.clip_by_value(x, 0.0, 255.0)
-
-
-def strong_attack(model: keras.Model, images: np.ndarray, target_labels: np.ndarray, *,
-                  epsilon: float, steps: int = 20, restarts: int = 3,
-                  step_size: float | None = None, random_start: bool = True, seed: int = 0,
-                  batch_size: int = 200) -> tuple[np.ndarray, np.ndarray]:
-    """PGD towards the target labels within `epsilon` counts (L-inf); returns (images, fooled).
-
-    Each restart starts from a random point of the epsilon-ball (with random_start) and takes
-    `steps` gradient-sign steps of `step_size` counts (default epsilon / 4, at least 0.25), each
-    projected back onto the ball and onto 0..255. An image is fooled when any step of any restart
-    puts its target margin above 0; it is then left alone. The images returned are the fooling
-    ones (float32 pixel values) where an image was fooled, the originals elsewhere.
-    """
-    if epsilon <= 0 or steps < 0 or restarts < 1:
-        raise ValueError(f"need epsilon > 0, steps >= 0, restarts >= 1; got epsilon={epsilon}, "
-                         f"steps={steps}, restarts={restarts}")
-    step_size = default_step_size(epsilon) if step_size is None else step_size
-    logits_model = keras.Model(model.input, model.get_layer("logits").output)
-    originals = np.asarray(images, dtype=np.float32)
-    targets = np.asarray(target_labels, dtype=np.int32)
-    result = originals.copy()
-    fooled = np.zeros(len(originals), bool)
-    rng = np.random.default_rng(seed)
-    for _ in range(restarts):
-        for start in range(0, len(originals), batch_size):
-            todo = np.arange(start, min(start + batch_size, len(originals)))
-            todo = todo[~fooled[todo]]
-            if len(todo) == 0:
-                continue
-            x0 = tf.constant(originals[todo])
-            t = tf.constant(targets[todo])
-            noise = rng.uniform(-epsilon, epsilon, originals[todo].shape) if random_start else 0
-            x = project(x0 + tf.constant(noise, tf.float32), x0, epsilon)
-            for step in range(steps + 1):
-                margin, gradient = _margin_and_gradient(logits_model, x, t)
-                done = margin.numpy() > 0
-                fooled[todo[done]] = True
-                result[todo[done]] = x.numpy()[done]
-                if step == steps or done.all():
-                    break
-                keep = ~done
-                todo, x0, t = todo[keep], tf.boolean_mask(x0, keep), tf.boolean_mask(t, keep)
-                x = tf.boolean_mask(x, keep) + step_size * tf.sign(tf.boolean_mask(gradient, keep))
-                x = project(x, x0, epsilon)
-    return result, fooled
-
+# ---- the strong attack's measure
 
 def robust_accuracy(model: keras.Model, images: np.ndarray, labels: np.ndarray, *,
                     epsilon: float, **attack_options) -> float:
-    """Share of `images` classified correctly and not fooled by strong_attack within epsilon."""
+    """Share of `images` classified correctly and not fooled by strong_attack within epsilon.
+
+    attack_options: strong_attack's (steps, restarts, seed, step_size, ...).
+    """
+    if epsilon <= 0 or attack_options.get("restarts", 1) < 1:
+        raise ValueError(f"need epsilon > 0 and restarts >= 1; got epsilon={epsilon}, "
+                         f"restarts={attack_options.get('restarts')}")
     labels = np.asarray(labels)
-    logits = keras.Model(model.input, model.get_layer("logits").output)
-    predicted = logits.predict(np.asarray(images, np.float32), batch_size=100,
-                               verbose=0).argmax(axis=1)
-    correct = predicted == labels
-    _, fooled = strong_attack(model, images[correct], 1 - labels[correct], epsilon=epsilon,
-                              **attack_options)
+    correct = predict_proba(model, images).argmax(axis=1) == labels
+    _, fooled_at = strong_attack(model, images[correct], 1 - labels[correct], epsilon,
+                                 **attack_options)
+    fooled = np.any(fooled_at >= 0, axis=0)     # by any restart
     return float(np.sum(~fooled) / len(labels))
 
 
@@ -247,19 +180,13 @@ def train_robust(model: keras.Model, train_ds: tf.data.Dataset, settings: dict, 
     """
     check_robust_settings(settings)
     keras.utils.set_random_seed(seed)
-    logits_model = keras.Model(model.input, model.get_layer("logits").output)
-    epochs, batch_size = settings["epochs"], settings["batch_size"]
-    steps = int(train_ds.cardinality()) // batch_size
-    if steps < 1:
-        raise ValueError(f"{int(train_ds.cardinality())} training images are fewer than one "
-                         f"batch of {batch_size}")
+    logits_model = logits_of(model)
+    epochs = settings["epochs"]
+    steps = steps_per_epoch(train_ds, settings)
     total = epochs * steps
     averaging = settings["weight_averaging"]
-    optimizer = keras.optimizers.AdamW(learning_rate_schedule(settings, total),
-                                       weight_decay=settings["weight_decay"],
-                                       use_ema=averaging > 0, ema_momentum=averaging or 0.99)
-    loss_fn = keras.losses.CategoricalCrossentropy(from_logits=True,
-                                                   label_smoothing=settings["label_smoothing"])
+    optimizer, loss_fn = optimizer_and_loss(settings, total, use_ema=averaging > 0,
+                                            ema_momentum=averaging or 0.99)
     optimizer.build(logits_model.trainable_variables)
 
     @tf.function
@@ -315,11 +242,10 @@ def _validate(model: keras.Model, validation: tuple[np.ndarray, np.ndarray],
     # a spread of both classes: every (len / n)-th image, as the split is sorted by class
     every = max(1, math.floor(len(validation[0]) / n))
     images, labels = validation[0][::every][:n], validation[1][::every][:n]
-    logits = keras.Model(model.input, model.get_layer("logits").output)
-    clean = float(np.mean(logits.predict(images.astype(np.float32), batch_size=100,
-                                         verbose=0).argmax(axis=1) == labels))
+    clean = float(np.mean(predict_proba(model, images).argmax(axis=1) == labels))
+    # seed 0: the random starts this check has always used (its results are in the records)
     robust = robust_accuracy(model, images, labels, epsilon=settings["epsilon"],
-                             steps=settings["validate_steps"], restarts=1)
+                             steps=settings["validate_steps"], restarts=1, seed=0)
     return {"val_clean": clean, "val_robust": robust, "epsilon": settings["epsilon"]}
 
 

@@ -101,6 +101,28 @@ def learning_rate_schedule(settings: dict, total_steps: int
         warmup_steps=warmup_steps)
 
 
+def steps_per_epoch(train_ds: tf.data.Dataset, settings: dict) -> int:
+    """Whole batches of settings["batch_size"] in the training set; ValueError if none."""
+    steps = int(train_ds.cardinality()) // settings["batch_size"]
+    if steps < 1:
+        raise ValueError(f"{int(train_ds.cardinality())} training images are fewer than one "
+                         f"batch of {settings['batch_size']}")
+    return steps
+
+
+def optimizer_and_loss(settings: dict, total_steps: int, **optimizer_options
+                       ) -> tuple[keras.optimizers.Optimizer, keras.losses.Loss]:
+    """AdamW on learning_rate_schedule, and the cross-entropy of the logits (label-smoothed).
+
+    optimizer_options: more of AdamW's arguments (the robust recipe's weight averaging).
+    """
+    optimizer = keras.optimizers.AdamW(learning_rate_schedule(settings, total_steps),
+                                       weight_decay=settings["weight_decay"], **optimizer_options)
+    loss = keras.losses.CategoricalCrossentropy(from_logits=True,
+                                                label_smoothing=settings["label_smoothing"])
+    return optimizer, loss
+
+
 def _clock(seconds: float) -> str:
     """Seconds as m:ss."""
     seconds = max(0, round(seconds))
@@ -111,7 +133,7 @@ class TrainingProgress(keras.callbacks.Callback):
     """Shows the epoch, the training accuracy so far and the time left, after every epoch.
 
     In Jupyter, one line in the normal text colour, updated in place (its output is marked, and
-    tests/run_notebooks.py leaves it out of stored notebooks); in a terminal, or with `stream`,
+    tools/run_notebooks.py leaves it out of stored notebooks); in a terminal, or with `stream`,
     one line per epoch on stderr (or `stream`).
     """
 
@@ -142,19 +164,16 @@ def train_classifier(build_model: Callable[[], keras.Model], train_ds: tf.data.D
     minimises the cross-entropy of the logits (with label smoothing). history holds the
     per-epoch training loss and accuracy and the training time in seconds.
     """
+    # The notebook's logits_of, imported here: the notebook's module imports this one.
+    from adversarial_cats_dogs_lib import logits_of
+
     check_settings(settings)
     keras.utils.set_random_seed(seed)
     model = build_model()
-    logits = keras.Model(model.input, model.get_layer("logits").output)
-    epochs, batch_size = settings["epochs"], settings["batch_size"]
-    steps = int(train_ds.cardinality()) // batch_size
-    if steps < 1:
-        raise ValueError(f"{int(train_ds.cardinality())} training images are fewer than one "
-                         f"batch of {batch_size}")
-    optimizer = keras.optimizers.AdamW(learning_rate_schedule(settings, epochs * steps),
-                                       weight_decay=settings["weight_decay"])
-    loss = keras.losses.CategoricalCrossentropy(from_logits=True,
-                                                label_smoothing=settings["label_smoothing"])
+    logits = logits_of(model)
+    epochs = settings["epochs"]
+    steps = steps_per_epoch(train_ds, settings)
+    optimizer, loss = optimizer_and_loss(settings, epochs * steps)
     logits.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
     callbacks = [TrainingProgress(epochs)] if progress else []
     start = time.perf_counter()

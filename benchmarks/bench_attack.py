@@ -2,7 +2,7 @@
 
 Carlini et al. (2019) ask of every robustness figure that the attack behind it be run until more
 effort no longer helps. This attacks a model (by default the shipped robust one) with
-cats_dogs_robust.strong_attack at a budget of --epsilon counts on validation images spread over
+the notebook's strong_attack at a budget of --epsilon counts on validation images spread over
 both classes, for each number of steps, restarts and step size asked for, and prints the robust
 accuracy and the time of each. More steps or restarts can only fool more images; when the
 accuracy stops falling, the attack has converged.
@@ -14,19 +14,17 @@ accuracy stops falling, the attack has converged.
 bench_robust saved with --save-dir). Run it from the repository root, as a module.
 """
 import argparse
-import os
 import time
 from pathlib import Path
 
+# The notebook's module first: it imports TensorFlow with its start-up notices hidden.
+import adversarial_cats_dogs_lib as adv
+import cats_dogs_data as data
+import cats_dogs_robust as robust
 import keras
 import numpy as np
 
 from common.machine import machine_summary
-from tests.notebook_api import import_beside
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK = ROOT / "adversarial_example" / "adversarial_cats_dogs.ipynb"
 
 
 def main() -> None:
@@ -44,8 +42,6 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    robust = import_beside(NOTEBOOK, "cats_dogs_robust")
-    data = import_beside(NOTEBOOK, "cats_dogs_data")
     model = (keras.models.load_model(args.model, safe_mode=True, compile=False) if args.model
              else robust.load_robust_model())
     epsilon = args.epsilon or robust.ROBUST_SETTINGS["epsilon"]
@@ -59,7 +55,7 @@ def main() -> None:
           f"{len(images)} validation images, spread evenly over the split")
     print(f"{'step size':>9} {'steps':>6} {'restarts':>8} {'robust':>7} {'seconds':>8}")
     for step_size in args.step_sizes:
-        size = step_size or robust.default_step_size(epsilon)
+        size = step_size or adv.default_step_size(epsilon)
         for restarts in args.restarts:
             for steps in args.steps:
                 start = time.perf_counter()

@@ -18,19 +18,17 @@ without AVX-512. Run it from the repository root, as a module.
 """
 import argparse
 import ast
-import os
 import time
 from pathlib import Path
 
+# The notebook's module first: it imports TensorFlow with its start-up notices hidden.
+import adversarial_cats_dogs_lib as adv
+import cats_dogs_data as data
+import cats_dogs_robust as robust
 import numpy as np
 
 from benchmarks.bench_training import weights_digest
 from common.machine import machine_summary
-from tests.notebook_api import import_beside, load_api_module
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK = ROOT / "adversarial_example" / "adversarial_cats_dogs.ipynb"
 
 
 def parse_override(text: str) -> tuple[str, object]:
@@ -55,9 +53,7 @@ def main() -> None:
                         help="also save each seed's model there, as robust-seed-S.keras")
     args = parser.parse_args()
 
-    adv = load_api_module(NOTEBOOK, "adversarial_cats_dogs")
-    robust = import_beside(NOTEBOOK, "cats_dogs_robust")
-    data = import_beside(NOTEBOOK, "cats_dogs_data")
+    adv.tf.config.experimental.enable_op_determinism()   # as the notebook does
     settings = {**robust.ROBUST_SETTINGS, **dict(args.set)}
     print(f"CPU: {machine_summary()}; TensorFlow {adv.tf.__version__}")
     print(f"recipe: {settings}")

@@ -1,7 +1,7 @@
 """Benchmark: train the cats-vs-dogs classifier cold, once per seed; print accuracy and time.
 
-Trains with the notebook's own recipe (adversarial_example/adversarial_cats_dogs.ipynb, cells
-tagged `api`: build_model and TRAIN_SETTINGS; cats_dogs_training.train_classifier), so the figures
+Trains with the notebook's own recipe (adversarial_example/adversarial_cats_dogs.ipynb, its
+`#@save` cells: build_model and TRAIN_SETTINGS; cats_dogs_training.train_classifier), so the figures
 are those a user gets. Nothing is read from or written to the model cache. A different seed stands
 in for another machine's rounding: the recipe must clear the notebook's accuracy check on every
 seed, with margin.
@@ -17,19 +17,13 @@ AVX-512. Run it from the repository root, as a module.
 """
 import argparse
 import hashlib
-import os
 import time
 from pathlib import Path
 
+import adversarial_cats_dogs_lib as adv  # imports TensorFlow with its start-up notices hidden
 import numpy as np
 
 from common.machine import machine_summary
-from tests.notebook_api import load_api_module
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-ROOT = Path(__file__).resolve().parents[1]
-
-NOTEBOOK = ROOT / "adversarial_example" / "adversarial_cats_dogs.ipynb"
 
 
 def weights_digest(model) -> str:
@@ -40,7 +34,7 @@ def weights_digest(model) -> str:
     return digest.hexdigest()[:12]
 
 
-def accuracy(adv, model, images, labels, flip_average=False) -> float:
+def accuracy(model, images, labels, flip_average=False) -> float:
     """Validation accuracy; with flip_average, of the image's and its mirror's summed logits."""
     logits = adv.logits_of(model).predict(images.astype(np.float32), batch_size=100, verbose=0)
     if flip_average:
@@ -57,7 +51,7 @@ def main() -> None:
                         help="also save each seed's model there, as seed-S.keras")
     args = parser.parse_args()
 
-    adv = load_api_module(NOTEBOOK, "adversarial_cats_dogs")
+    adv.tf.config.experimental.enable_op_determinism()   # as the notebook does
     print(f"CPU: {machine_summary()}; TensorFlow {adv.tf.__version__}")
     print(f"recipe: {adv.TRAIN_SETTINGS}")
     train_ds, _ = adv.load_datasets(args.data_dir, verbose=False)
@@ -68,9 +62,9 @@ def main() -> None:
         start = time.perf_counter()
         model, _ = adv.train_classifier(adv.build_model, train_ds, adv.TRAIN_SETTINGS, seed=seed,
                                         progress=False)
-        final = accuracy(adv, model, val_images, val_labels)
+        final = accuracy(model, val_images, val_labels)
         seconds = time.perf_counter() - start   # training and validation
-        flip = accuracy(adv, model, val_images, val_labels, flip_average=True)
+        flip = accuracy(model, val_images, val_labels, flip_average=True)
         rows.append((seed, seconds, final))
         if args.save_dir:
             args.save_dir.mkdir(parents=True, exist_ok=True)

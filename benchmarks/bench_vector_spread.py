@@ -46,13 +46,7 @@ from pathlib import Path
 import numpy as np
 import scipy.optimize
 
-from tests.notebook_api import import_beside
 from tests.reference_tables import tammes_angles, thomson_energies
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-ROOT = Path(__file__).resolve().parents[1]
-
-NOTEBOOK = ROOT / "vector_spread_example" / "vector_spread_example.ipynb"
 
 # Best-known Tammes angles (degrees, 7 decimals) for N = 31..50, from N. J. A. Sloane's tables of
 # spherical packings, as transcribed in a public plotting script (list `angles`, N = 4..50) whose
@@ -71,8 +65,10 @@ RATIO_RANGES = [(2, 50), (51, 100), (101, 150), (151, 200)]
 
 
 def load_spread():
-    """spread_solver.py, imported from the notebook's folder as the notebook imports it."""
-    return import_beside(NOTEBOOK, "spread_solver")
+    """spread_solver.py (imported here, not at the top: --summarize needs no TensorFlow)."""
+    import spread_solver
+
+    return spread_solver
 
 
 def parse_ns(text):

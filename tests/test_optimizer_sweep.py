@@ -1,21 +1,15 @@
 """Tests of simple_height_vs_weight/optimizer_sweep.py, the learning-rate sweep of notebook 4."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
+import optimizer_sweep
 import pytest
-
-from tests.notebook_api import import_beside
-
-NOTEBOOK = (Path(__file__).resolve().parents[1] / "simple_height_vs_weight"
-            / "tf_optimizers.ipynb")
 
 
 @pytest.fixture(scope="module")
 def sweep_module():
-    """optimizer_sweep.py, imported from the notebook's folder."""
-    return import_beside(NOTEBOOK, "optimizer_sweep")
+    """optimizer_sweep.py, the module beside notebook 4."""
+    return optimizer_sweep
 
 
 @pytest.fixture(scope="module")

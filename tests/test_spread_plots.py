@@ -5,19 +5,17 @@ import matplotlib
 import numpy as np
 import pytest
 
-from tests.notebook_api import import_beside
-
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import spread_plots  # noqa: E402
 
 FOLDER = Path(__file__).resolve().parents[1] / "vector_spread_example"
-NOTEBOOK = FOLDER / "vector_spread_example.ipynb"
 
 
 @pytest.fixture(scope="module")
 def plots():
-    """spread_plots.py, imported from the notebook's folder."""
-    return import_beside(NOTEBOOK, "spread_plots")
+    """spread_plots.py, the module beside the notebook."""
+    return spread_plots
 
 
 def icosahedron():

@@ -1,18 +1,17 @@
 """Tests of vector_spread_example/spread_solver.py, the solver of the notebook's deep dive.
 
-The module is imported from the notebook's folder, as the notebook imports it.
+The module is imported by name, as the notebook imports it (pytest's pythonpath has its folder).
 """
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+import spread_solver
 
-from tests.notebook_api import import_beside
 from tests.reference_tables import tammes_angles, thomson_energies
 
-ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK = ROOT / "vector_spread_example" / "vector_spread_example.ipynb"
+NOTEBOOK = Path(spread_solver.__file__).with_name("vector_spread_example.ipynb")
 
 # Results asserted below must not depend on the CPU's speed (or on other work sharing it): the
 # solvers then stop by their own rules (seeded, bounded by rounds), never by running out of time.
@@ -21,8 +20,8 @@ NO_BUDGET = 3600.0
 
 @pytest.fixture(scope="module")
 def spread():
-    """spread_solver.py, imported from the notebook's folder."""
-    return import_beside(NOTEBOOK, "spread_solver")
+    """spread_solver.py, the module beside the notebook."""
+    return spread_solver
 
 
 def check_unit_rows(x, n, dims):

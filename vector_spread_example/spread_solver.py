@@ -9,19 +9,18 @@ angle), and two exact NumPy measures of a result, `min_angle_deg` and `riesz_ene
 from __future__ import annotations
 
 import functools
-import os
 import time
 from typing import NamedTuple
 
-# quiet C++ start-up log, unless you chose a level
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
+import scipy.optimize
+import scipy.sparse
 
-import numpy as np  # noqa: E402
-import scipy.optimize  # noqa: E402
-import scipy.sparse  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import common
+from common.checks import check_int, check_positive
 
-from common.checks import check_int, check_positive  # noqa: E402
+with common.quiet_tensorflow_startup():   # TensorFlow's C++ start-up notices, hidden
+    import tensorflow as tf
 
 # The exponents of the max-min surrogate: Riesz energies whose minimisers approach max-min
 # configurations as s grows (the largest, 1536, needs distances in units of the smallest one).
