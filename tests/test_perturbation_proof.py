@@ -13,6 +13,10 @@ from nbformat.v4 import new_code_cell, new_notebook
 from tools import perturbation_proof as proof
 from tools.run_notebooks import all_notebooks, execute_in_place
 
+# Tests of a maintainer's tool, which start Jupyter kernels (seconds each): .ci/run runs them
+# with the slow proofs (`pytest -m "training or slow"`); a learner's `pytest` leaves them out.
+pytestmark = pytest.mark.slow
+
 DATA = np.array([[0.1 * k + 1 / 3, 7 / (k + 1)] for k in range(40)])
 
 

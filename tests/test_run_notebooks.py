@@ -9,6 +9,10 @@ from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from tools import run_notebooks
 
+# Tests of a maintainer's tool, which start Jupyter kernels (seconds each): .ci/run runs them
+# with the slow proofs (`pytest -m "training or slow"`); a learner's `pytest` leaves them out.
+pytestmark = pytest.mark.slow
+
 
 def write_notebook(path, *sources):
     """Write a notebook made of the given code cells."""

@@ -21,8 +21,11 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from tools.run_notebooks import ROOT
 
-pytestmark = pytest.mark.skipif(not Path("/proc/self/environ").exists(),
-                                reason="looks for processes in /proc (Linux)")
+# Tests of a maintainer's tool, which start Jupyter kernels (seconds each): .ci/run runs them
+# with the slow proofs (`pytest -m "training or slow"`); a learner's `pytest` leaves them out.
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not Path("/proc/self/environ").exists(),
+                                 reason="looks for processes in /proc (Linux)")]
 
 MARK = "TF_BEYOND_DL_STOPPING_TEST"
 SIGNALS = [pytest.param(signal.SIGINT, id="SIGINT"), pytest.param(signal.SIGTERM, id="SIGTERM")]
