@@ -187,7 +187,7 @@ def attack(model, images, target_labels, max_steps=16, min_margin=0.0, batch_siz
     return adversarial, steps_needed
 
 
-# ---- cell 45
+# ---- cell 46
 def project(x, originals, epsilon):
     """The nearest image to x within epsilon counts of the originals on every channel, in 0..255."""
     x = tf.clip_by_value(x, originals - epsilon, originals + epsilon)
