@@ -4,7 +4,8 @@ Runs adversarial_example/attack_ensemble.py's ensemble (Auto-PGD on the target m
 Square on what survives; AutoAttack's rule, rounded 8-bit images) on --images validation images
 spread over both classes, and prints per attack the images attacked, newly fooled and seconds,
 then the clean accuracy and the worst case over the ensemble, each with its 95% Wilson interval,
-and the CPU it ran on. The robust record's robust_accuracy is this worst case on all 1000.
+and the CPU it ran on. (The robust record's robust_accuracy is not this figure yet: it is
+PGD's, measured by `python adversarial_example/make_models.py robust`.)
 
     CATS_DOGS_DIR=/path/to/cats_and_dogs_filtered python -m benchmarks.bench_ensemble --images 300
 

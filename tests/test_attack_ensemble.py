@@ -7,17 +7,10 @@ pixel is within epsilon of 0 or 255). An image is fooled exactly when |w.x + b| 
 ||w||_1. The same model with its pixels behind tf.stop_gradient has a zero gradient everywhere:
 gradient attacks see nothing, a score-based one still sees the margin.
 """
-import sys
-from pathlib import Path
-
+import attack_ensemble as ae  # beside notebook 3; found through pytest's pythonpath
 import numpy as np
 import pytest
 import tensorflow as tf
-
-FOLDER = Path(__file__).resolve().parents[1] / "adversarial_example"
-if str(FOLDER) not in sys.path:   # until pyproject's pytest pythonpath lists the folder
-    sys.path.append(str(FOLDER))
-import attack_ensemble as ae  # noqa: E402
 
 EPSILON = 2
 SHAPE = (8, 8, 3)

@@ -8,7 +8,7 @@ import pytest
 from tools.run_notebooks import all_notebooks, is_volatile
 
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
-MAX_BYTES = 1_500_000  # CONVENTIONS.md: stored notebooks stay under 1.5 MB
+MAX_BYTES = 1_500_000  # CONTRIBUTING.md: stored notebooks stay under 1.5 MB
 
 
 @pytest.mark.parametrize("path", all_notebooks(), ids=lambda p: p.name)
