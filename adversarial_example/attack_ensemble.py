@@ -36,7 +36,7 @@ pixels to original +- epsilon, clipped to 0..255). With a fractional epsilon or 
 images nothing is rounded, and the attacks work on float images.
 
 The model is any `logits_model`: a callable from float32 images (n, height, width, channels) to
-logits (n, 2), e.g. keras.Model(model.input, model.get_layer("logits").output).
+logits (n, 2), e.g. logits_of(model) from adversarial_cats_dogs_lib.
 """
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
+
+from common.checks import check_int
 
 LogitsModel = Callable[[tf.Tensor], tf.Tensor]
 PIXEL_MAX = 255.0
@@ -104,12 +106,6 @@ def _check_attack_inputs(images: np.ndarray, target_labels: np.ndarray, epsilon:
         raise ValueError(f"target_labels must be {len(images)} labels of 0 or 1, "
                          f"got shape {targets.shape}")
     return images, np.where(targets == 1, 1.0, -1.0).astype(np.float32)
-
-
-def _check_positive_int(name: str, value: object, smallest: int) -> None:
-    """ValueError unless value is a whole number >= smallest."""
-    if not (isinstance(value, (int, np.integer)) and value >= smallest):
-        raise ValueError(f"{name} must be a whole number >= {smallest}, got {value!r}")
 
 
 def rounds_to_8bit(images: np.ndarray, epsilon: float) -> bool:
@@ -224,9 +220,9 @@ def apgd(logits_model: LogitsModel, images: np.ndarray, target_labels: np.ndarra
     returned (so, rounded) image has a margin above 0. queries: gradient evaluations per image.
     """
     originals, signs = _check_attack_inputs(images, target_labels, epsilon)
-    _check_positive_int("steps", steps, 0)
-    _check_positive_int("restarts", restarts, 1)
-    _check_positive_int("batch_size", batch_size, 1)
+    check_int("steps", steps, 0)
+    check_int("restarts", restarts, 1)
+    check_int("batch_size", batch_size, 1)
     rounding = rounds_to_8bit(originals, epsilon)
     margin_and_gradient = _margin_and_gradient_function(logits_model, originals)
     margin_only = _margin_function(logits_model, originals)
@@ -304,8 +300,8 @@ def square_attack(logits_model: LogitsModel, images: np.ndarray, target_labels: 
     original +- epsilon clipped to 0..255, so whole numbers when rounds_to_8bit(images, epsilon).
     """
     originals, signs = _check_attack_inputs(images, target_labels, epsilon)
-    _check_positive_int("queries", queries, 1)
-    _check_positive_int("batch_size", batch_size, 1)
+    check_int("queries", queries, 1)
+    check_int("batch_size", batch_size, 1)
     if not (isinstance(p_init, (int, float)) and 0 < p_init <= 1):
         raise ValueError(f"p_init is a share of the pixels, in (0, 1], got {p_init!r}")
     margin_of = _margin_function(logits_model, originals)

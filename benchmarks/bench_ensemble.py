@@ -15,25 +15,21 @@ attack_ensemble.py). Run it from the repository root, as a module.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
 from pathlib import Path
 
+# The notebook's module first: it imports TensorFlow with its start-up notices hidden.
+import adversarial_cats_dogs_lib as adv
+import attack_ensemble as ae
+import keras
 import numpy as np
+import tensorflow as tf
+from cats_dogs_data import load_validation_images
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from common.machine import machine_summary
+
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "adversarial_example"
-if str(FOLDER) not in sys.path:   # the modules beside notebook 3 import each other by name
-    sys.path.insert(0, str(FOLDER))
-
-import attack_ensemble as ae  # noqa: E402
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from cats_dogs_data import load_validation_images  # noqa: E402
-
-from common.machine import machine_summary  # noqa: E402
 
 ROBUST_MODEL = FOLDER / "cats_dogs_robust.keras"
 
@@ -41,7 +37,7 @@ ROBUST_MODEL = FOLDER / "cats_dogs_robust.keras"
 def load_models(path: Path = ROBUST_MODEL) -> tuple[keras.Model, keras.Model]:
     """The shipped robust model (softmax output) and its logits model."""
     model = keras.saving.load_model(path, safe_mode=True)
-    return model, keras.Model(model.input, model.get_layer("logits").output)
+    return model, adv.logits_of(model)
 
 
 def spread_images(count: int, data_dir: str | None = None) -> tuple[np.ndarray, np.ndarray]:
