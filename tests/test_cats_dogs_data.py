@@ -59,6 +59,7 @@ def test_loader_without_any_source_names_both_ways(tmp_path, monkeypatch):
     assert data.DATA_URL in message and "no network in this test" in message
 
 
+@pytest.mark.slow   # reads all 3,000 photos (seconds); the notebook reads them on every run too
 def test_real_data_labels_shapes_dtypes(cats_dogs_dir):
     loaded = data.load_datasets(cats_dogs_dir)
     assert loaded.report == {"train": {"images": 2000, "skipped": 0},

@@ -105,7 +105,13 @@ def test_solvers_accept_numpy_integers(spread):
 
 # ---- known configurations
 
-@pytest.mark.parametrize("n", [2, 3, 5, 8])
+# One case of each family runs in `pytest`; the rest are slow proofs (.ci/run), as the notebook
+# itself asserts more published records on every run.
+SLOW = pytest.mark.slow
+
+
+@pytest.mark.parametrize("n", [pytest.param(2, marks=SLOW), pytest.param(3, marks=SLOW), 5,
+                               pytest.param(8, marks=SLOW)])
 def test_regular_polygon_in_2d(spread, n):
     x = spread.solve_max_min_angle(n, dims=2, time_limit=NO_BUDGET)
     check_unit_rows(x, n, 2)
@@ -116,14 +122,18 @@ def test_regular_polygon_in_2d(spread, n):
     assert spread.min_angle_deg(x) == pytest.approx(360 / n, abs=1e-6)
 
 
-@pytest.mark.parametrize("n, dims", [(3, 3), (4, 3), (4, 5), (5, 4), (6, 5)])
+@pytest.mark.parametrize("n, dims", [pytest.param(3, 3, marks=SLOW), (4, 3),
+                                     *(pytest.param(*case, marks=SLOW)
+                                       for case in [(4, 5), (5, 4), (6, 5)])])
 def test_regular_simplex(spread, n, dims):
     x = spread.solve_max_min_angle(n, dims, time_limit=NO_BUDGET)
     check_unit_rows(x, n, dims)
     assert spread.min_angle_deg(x) == pytest.approx(np.degrees(np.arccos(-1 / (n - 1))), abs=1e-6)
 
 
-@pytest.mark.parametrize("n, dims", [(5, 3), (6, 3), (6, 4), (8, 4), (7, 5)])
+@pytest.mark.parametrize("n, dims", [pytest.param(5, 3, marks=SLOW), (6, 3),
+                                     *(pytest.param(*case, marks=SLOW)
+                                       for case in [(6, 4), (8, 4), (7, 5)])])
 def test_ninety_degrees_for_d_plus_2_to_2d(spread, n, dims):
     x = spread.solve_max_min_angle(n, dims, time_limit=NO_BUDGET)
     check_unit_rows(x, n, dims)
@@ -131,7 +141,8 @@ def test_ninety_degrees_for_d_plus_2_to_2d(spread, n, dims):
 
 
 # 46: its first random starts agree on a local minimum
-@pytest.mark.parametrize("n", [4, 5, 12, 24, 46])
+@pytest.mark.parametrize("n", [pytest.param(4, marks=SLOW), pytest.param(5, marks=SLOW), 12,
+                               pytest.param(24, marks=SLOW), pytest.param(46, marks=SLOW)])
 def test_thomson_reaches_published_energy(spread, n):
     published = thomson_energies()[n]
     x = spread.solve_thomson(n, time_limit=NO_BUDGET)
@@ -140,10 +151,8 @@ def test_thomson_reaches_published_energy(spread, n):
 
 
 # 13 (a hard case for energy surrogates), 14 and 20: slow proofs, 3 to 9 s each; `pytest` keeps
-# 7 and 12 here, and the notebook's own checks (run by `pytest`) reach 13 and 24.
-@pytest.mark.parametrize("n", [7, 12, pytest.param(13, marks=pytest.mark.slow),
-                               pytest.param(14, marks=pytest.mark.slow),
-                               pytest.param(20, marks=pytest.mark.slow)])
+# 7 here, and the notebook's own checks (run by `pytest`) reach 13 and 24.
+@pytest.mark.parametrize("n", [7, *(pytest.param(n, marks=SLOW) for n in (12, 13, 14, 20))])
 def test_tammes_reaches_published_angle(spread, n):
     published = tammes_angles()[n]
     x = spread.solve_max_min_angle(n, time_limit=NO_BUDGET)
