@@ -6,8 +6,10 @@ TensorFlowV2Classifier (Keras 3), on the images of benchmarks/bench_ensemble.py 
 over both classes), first with AutoProjectedGradientDescent (L-inf, cross-entropy, first step
 2 epsilon, --steps iterations, --restarts random starts) and then with SquareAttack (L-inf, its
 margin loss, --queries iterations, --p-init) on the images Auto-PGD left; then the module's
-ensemble runs on the same images with the same settings. It prints both accuracies, their
-difference, and the images each fooled that the other did not.
+ensemble runs on the same images with the same settings (or, with --module-mask, its result is
+read from a file that `bench_ensemble --save-mask` wrote, e.g. benchmarks/results_ensemble_mask.txt
+from the run on all 1000 images). It prints both accuracies, their difference, and the images
+each fooled that the other did not.
 
 ART attacks float images: its accuracy is given as it is and with its images rounded to whole
 counts (the module's 8-bit threat model). --art-output logits (the default) gives ART the
@@ -19,26 +21,30 @@ ART is an optional extra, not in requirements.txt; install it in a separate venv
     python -m venv venv-art
     venv-art/bin/pip install -r requirements.txt -r benchmarks/requirements-art.txt
     CATS_DOGS_DIR=/path/to/cats_and_dogs_filtered \\
-        venv-art/bin/python -m benchmarks.bench_art_crosscheck --images 300
+        venv-art/bin/python -m benchmarks.bench_art_crosscheck --images 300 \\
+        --module-mask benchmarks/results_ensemble_mask.txt
 """
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from benchmarks.bench_ensemble import (
-    ROBUST_MODEL,
     add_ensemble_arguments,
     ae,
     ensemble_from,
     load_models,
+    load_validation_images,
     print_report,
+    read_mask,
     share,
     spread_images,
+    spread_indices,
 )
 from common.machine import machine_summary
 
@@ -107,20 +113,38 @@ def art_attacks(classifier: TensorFlowV2Classifier, images: np.ndarray, labels: 
             "float": float_robust & ~square_fooled, "8-bit": rounded_robust & ~square_fooled}
 
 
+def module_result(logits_model: keras.Model, images: np.ndarray, labels: np.ndarray,
+                  args: argparse.Namespace) -> np.ndarray:
+    """attack_ensemble.py's robust mask on the same images: run now, or read from --module-mask."""
+    if args.module_mask:
+        total = len(load_validation_images(args.data_dir)[1])
+        robust = read_mask(args.module_mask, spread_indices(args.images, total))
+        print(f"attack_ensemble.py on the same images, read from {args.module_mask}: robust "
+              f"{share(int(robust.sum()), len(robust))}")
+        return robust
+    print("attack_ensemble.py on the same images:")
+    report = ae.ensemble_robust_accuracy(logits_model, images, labels, epsilon=args.epsilon,
+                                         attacks=ensemble_from(args), batch_size=args.batch_size)
+    print_report(report)
+    return report["robust_mask"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_ensemble_arguments(parser)
     parser.add_argument("--art-output", choices=("logits", "softmax"), default="logits",
                         help="what ART's classifier outputs (its cross-entropy is computed on it)")
     parser.add_argument("--seed", type=int, default=0, help="numpy's global seed, which ART uses")
+    parser.add_argument("--module-mask", type=Path, default=None,
+                        help="read the module's result from this file instead of running it")
     args = parser.parse_args()
     print(f"CPU: {machine_summary()}; TensorFlow {tf.__version__}, Keras {keras.__version__}, "
           f"ART {art.__version__}")
-    model, logits_model = load_models()
+    model, logits_model = load_models(args.model)
     images, labels = spread_images(args.images, args.data_dir)
     n = len(images)
     print(f"{n} validation images ({int(np.sum(labels == 0))} cats, {int(np.sum(labels == 1))} "
-          f"dogs), model {ROBUST_MODEL.name}, epsilon {args.epsilon:g} counts")
+          f"dogs), model {args.model.name}, epsilon {args.epsilon:g} counts")
     np.random.seed(args.seed)
     classifier = art_classifier(logits_model if args.art_output == "logits" else model,
                                 logits=args.art_output == "logits")
@@ -135,11 +159,8 @@ def main() -> None:
           f"{art_result['square_attacked']} images: {art_result['square_seconds']:.1f} s")
     for kind in ("float", "8-bit"):
         print(f"  worst case, {kind} images: {share(int(art_result[kind].sum()), n)}")
-    print("attack_ensemble.py on the same images:")
-    report = ae.ensemble_robust_accuracy(logits_model, images, labels, epsilon=args.epsilon,
-                                         attacks=ensemble_from(args), batch_size=args.batch_size)
-    print_report(report)
-    module_robust, art_robust = report["robust_mask"], art_result["8-bit"]
+    module_robust = module_result(logits_model, images, labels, args)
+    art_robust = art_result["8-bit"]
     print(f"ART (8-bit) minus the module: {100 * (art_robust.mean() - module_robust.mean()):+.1f}"
           f" points; fooled by ART only: {int(np.sum(module_robust & ~art_robust))}, by the "
           f"module only: {int(np.sum(art_robust & ~module_robust))}")

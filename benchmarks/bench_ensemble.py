@@ -4,13 +4,16 @@ Runs adversarial_example/attack_ensemble.py's ensemble (Auto-PGD on the target m
 Square on what survives; AutoAttack's rule, rounded 8-bit images) on --images validation images
 spread over both classes, and prints per attack the images attacked, newly fooled and seconds,
 then the clean accuracy and the worst case over the ensemble, each with its 95% Wilson interval,
-and the CPU it ran on. (The robust record's robust_accuracy is not this figure yet: it is
-PGD's, measured by `python adversarial_example/make_models.py robust`.)
+and the CPU it ran on. The robust record's robust_accuracy is this figure on all 1000 images,
+written by `python adversarial_example/make_models.py measure`.
 
     CATS_DOGS_DIR=/path/to/cats_and_dogs_filtered python -m benchmarks.bench_ensemble --images 300
 
 --steps, --restarts, --queries and --p-init override the ensemble's settings (ENSEMBLE in
-attack_ensemble.py). Run it from the repository root, as a module.
+attack_ensemble.py); --model attacks another model file (e.g. a robust model of another seed,
+from `python -m benchmarks.bench_robust --save-dir`); --save-mask writes which validation images
+stayed robust (a line of 0s and 1s, by index in load_validation_images' order), which
+bench_art_crosscheck.py can compare with. Run it from the repository root, as a module.
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ import numpy as np
 import tensorflow as tf
 from cats_dogs_data import load_validation_images
 
+from common.files import write_atomically
 from common.machine import machine_summary
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,12 +44,34 @@ def load_models(path: Path = ROBUST_MODEL) -> tuple[keras.Model, keras.Model]:
     return model, adv.logits_of(model)
 
 
+def spread_indices(count: int, total: int) -> np.ndarray:
+    """`count` indices evenly spread over 0..total-1 (the split is sorted by class)."""
+    return np.unique(np.linspace(0, total - 1, min(count, total)).round().astype(int))
+
+
 def spread_images(count: int, data_dir: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """`count` validation images evenly spread over the split (sorted by class): both classes."""
     images, labels = load_validation_images(data_dir)
-    chosen = np.unique(np.linspace(0, len(images) - 1, min(count, len(images))).round()
-                       .astype(int))
+    chosen = spread_indices(count, len(images))
     return images[chosen].astype(np.float32), labels[chosen]
+
+
+def write_mask(path: Path, chosen: np.ndarray, robust: np.ndarray, total: int) -> None:
+    """Which of `total` validation images were attacked and stayed robust: '1', '0' or '-'."""
+    line = np.full(total, "-")
+    line[chosen] = np.where(robust, "1", "0")
+    text = "".join(line)
+    write_atomically(path, lambda tmp: tmp.write_text(
+        "\n".join(text[i:i + 100] for i in range(0, total, 100)) + "\n"))
+
+
+def read_mask(path: Path, chosen: np.ndarray) -> np.ndarray:
+    """The robust mask of write_mask() at the indices `chosen`; ValueError if one was not run."""
+    text = "".join(path.read_text().split())
+    picked = np.array([text[i] for i in chosen])
+    if np.any(picked == "-"):
+        raise ValueError(f"{path} has no result for {int(np.sum(picked == '-'))} of the images")
+    return picked == "1"
 
 
 def add_ensemble_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,6 +86,8 @@ def add_ensemble_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Square: queries per image")
     parser.add_argument("--p-init", type=float, default=square["p_init"], help="Square's p_init")
     parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--model", type=Path, default=ROBUST_MODEL,
+                        help="the model file attacked (default: the shipped robust model)")
 
 
 def ensemble_from(args: argparse.Namespace) -> dict:
@@ -94,18 +122,24 @@ def print_report(report: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_ensemble_arguments(parser)
+    parser.add_argument("--save-mask", type=Path, default=None,
+                        help="write which validation images stayed robust to this file")
     args = parser.parse_args()
     print(f"CPU: {machine_summary()}; TensorFlow {tf.__version__}, Keras {keras.__version__}")
-    _, logits_model = load_models()
+    _, logits_model = load_models(args.model)
     images, labels = spread_images(args.images, args.data_dir)
     print(f"{len(images)} validation images ({int(np.sum(labels == 0))} cats, "
-          f"{int(np.sum(labels == 1))} dogs), model {ROBUST_MODEL.name}")
+          f"{int(np.sum(labels == 1))} dogs), model {args.model.name}")
     start = time.perf_counter()
     report = ae.ensemble_robust_accuracy(logits_model, images, labels, epsilon=args.epsilon,
                                          attacks=ensemble_from(args),
                                          batch_size=args.batch_size)
     print_report(report)
     print(f"total {time.perf_counter() - start:.1f} s")
+    if args.save_mask:
+        total = len(load_validation_images(args.data_dir)[1])
+        write_mask(args.save_mask, spread_indices(args.images, total), report["robust_mask"],
+                   total)
 
 
 if __name__ == "__main__":
