@@ -10,10 +10,12 @@ written by `python adversarial_example/make_models.py measure`.
     CATS_DOGS_DIR=/path/to/cats_and_dogs_filtered python -m benchmarks.bench_ensemble --images 300
 
 --steps, --restarts, --queries and --p-init override the ensemble's settings (ENSEMBLE in
-attack_ensemble.py); --model attacks another model file (e.g. a robust model of another seed,
-from `python -m benchmarks.bench_robust --save-dir`); --save-mask writes which validation images
-stayed robust (a line of 0s and 1s, by index in load_validation_images' order), which
-bench_art_crosscheck.py can compare with. Run it from the repository root, as a module.
+attack_ensemble.py); --attacks runs some of them only (e.g. Square alone on the plain model: how
+strong is it where the gradient attack fools every image?); --model attacks another model file
+(e.g. a robust model of another seed, from `python -m benchmarks.bench_robust --save-dir`),
+--save-mask writes which validation images stayed robust ('1'), fooled ('0') or were not
+attacked ('-'), by index in load_validation_images' order, for bench_art_crosscheck.py and
+bench_transfer.py to compare with. Run it from the repository root, as a module.
 """
 from __future__ import annotations
 
@@ -86,15 +88,20 @@ def add_ensemble_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Square: queries per image")
     parser.add_argument("--p-init", type=float, default=square["p_init"], help="Square's p_init")
     parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--attacks", nargs="+", choices=list(ae.ENSEMBLE),
+                        default=list(ae.ENSEMBLE),
+                        help="run only these of the ensemble's attacks (e.g. square alone)")
     parser.add_argument("--model", type=Path, default=ROBUST_MODEL,
                         help="the model file attacked (default: the shipped robust model)")
 
 
 def ensemble_from(args: argparse.Namespace) -> dict:
-    """ENSEMBLE with the settings given on the command line."""
-    return {"apgd-margin": {**ae.ENSEMBLE["apgd-margin"], "steps": args.steps,
-                            "restarts": args.restarts},
-            "square": {**ae.ENSEMBLE["square"], "queries": args.queries, "p_init": args.p_init}}
+    """ENSEMBLE with the settings given on the command line (only the --attacks chosen)."""
+    ensemble = {"apgd-margin": {**ae.ENSEMBLE["apgd-margin"], "steps": args.steps,
+                                "restarts": args.restarts},
+                "square": {**ae.ENSEMBLE["square"], "queries": args.queries,
+                           "p_init": args.p_init}}
+    return {name: settings for name, settings in ensemble.items() if name in args.attacks}
 
 
 def share(count: int, n: int) -> str:
