@@ -11,10 +11,10 @@ at epsilon under the notebook's strong attack (PGD with random starts: --steps s
 restarts) on all validation images, writes cats_dogs_robust.keras, and then measures it as
 `measure` does. measure: the robust accuracy of the robust model's record, the worst case over
 attack_ensemble.ENSEMBLE (Auto-PGD, then the gradient-free Square attack; AutoAttack's rule) on
-all validation images, written into its record (about 2 hours on 2 CPU cores). Beside each .keras
-file goes its record (.json): settings, seed, versions, machine, accuracies, training history and
-the file's SHA-256, which every load checks. Run it only when a recipe changes: each replacement
-adds the file's size (under 5 MB) to the repository's history.
+all validation images, written into its record (1 h 51 min on 2 shared CPU cores, last run).
+Beside each .keras file goes its record (.json): settings, seed, versions, machine, accuracies,
+training history and the file's SHA-256, which every load checks. Run it only when a recipe
+changes: each replacement adds the file's size (under 5 MB) to the repository's history.
 """
 from __future__ import annotations
 
