@@ -282,9 +282,13 @@ def save_model(model: keras.Model, record: dict, path: Path) -> None:
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(path, lambda tmp: model.save(tmp))
-    record = {**record, "sha256": sha256_of(path), "bytes": path.stat().st_size}
-    write_atomically(path.with_suffix(".json"),
-                     lambda tmp: tmp.write_text(json.dumps(record, indent=1) + "\n"))
+    write_record({**record, "sha256": sha256_of(path), "bytes": path.stat().st_size},
+                 path.with_suffix(".json"))
+
+
+def write_record(record: dict, path: Path) -> None:
+    """Write a model's JSON record at `path`, atomically."""
+    write_atomically(path, lambda tmp: tmp.write_text(json.dumps(record, indent=1) + "\n"))
 
 
 def load_cached_model(path: Path, robust: bool = False) -> keras.Model | None:

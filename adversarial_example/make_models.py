@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import platform
 import sys
 import time
@@ -33,7 +32,6 @@ import cats_dogs_data as data
 import cats_dogs_robust as robust
 import numpy as np
 
-from common.files import write_atomically
 from common.machine import machine_summary
 
 
@@ -110,8 +108,7 @@ def measure(args: argparse.Namespace) -> int:
     images, labels = data.load_validation_images(args.data_dir)
     entries, summary = measure_with_ensemble(model, images, labels)
     record = {**data.load_record(path.with_suffix(".json")), **entries}
-    write_atomically(path.with_suffix(".json"),
-                     lambda tmp: tmp.write_text(json.dumps(record, indent=1) + "\n"))
+    data.write_record(record, path.with_suffix(".json"))
     print(f"{path.name}: {summary}")
     return 0
 

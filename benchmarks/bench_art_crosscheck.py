@@ -39,12 +39,10 @@ from benchmarks.bench_ensemble import (
     ae,
     ensemble_from,
     load_models,
-    load_validation_images,
     print_report,
     read_mask,
     share,
     spread_images,
-    spread_indices,
 )
 from common.machine import machine_summary
 
@@ -114,11 +112,13 @@ def art_attacks(classifier: TensorFlowV2Classifier, images: np.ndarray, labels: 
 
 
 def module_result(logits_model: keras.Model, images: np.ndarray, labels: np.ndarray,
-                  args: argparse.Namespace) -> np.ndarray:
-    """attack_ensemble.py's robust mask on the same images: run now, or read from --module-mask."""
+                  chosen: np.ndarray, args: argparse.Namespace) -> np.ndarray:
+    """attack_ensemble.py's robust mask on the same images: run now, or read from --module-mask.
+
+    chosen: the images' indices in the validation split, which the mask file is indexed by.
+    """
     if args.module_mask:
-        total = len(load_validation_images(args.data_dir)[1])
-        robust = read_mask(args.module_mask, spread_indices(args.images, total))
+        robust = read_mask(args.module_mask, chosen)
         print(f"attack_ensemble.py on the same images, read from {args.module_mask}: robust "
               f"{share(int(robust.sum()), len(robust))}")
         return robust
@@ -141,7 +141,7 @@ def main() -> None:
     print(f"CPU: {machine_summary()}; TensorFlow {tf.__version__}, Keras {keras.__version__}, "
           f"ART {art.__version__}")
     model, logits_model = load_models(args.model)
-    images, labels = spread_images(args.images, args.data_dir)
+    images, labels, chosen, _ = spread_images(args.images, args.data_dir)
     n = len(images)
     print(f"{n} validation images ({int(np.sum(labels == 0))} cats, {int(np.sum(labels == 1))} "
           f"dogs), model {args.model.name}, epsilon {args.epsilon:g} counts")
@@ -159,7 +159,7 @@ def main() -> None:
           f"{art_result['square_attacked']} images: {art_result['square_seconds']:.1f} s")
     for kind in ("float", "8-bit"):
         print(f"  worst case, {kind} images: {share(int(art_result[kind].sum()), n)}")
-    module_robust = module_result(logits_model, images, labels, args)
+    module_robust = module_result(logits_model, images, labels, chosen, args)
     art_robust = art_result["8-bit"]
     print(f"ART (8-bit) minus the module: {100 * (art_robust.mean() - module_robust.mean()):+.1f}"
           f" points; fooled by ART only: {int(np.sum(module_robust & ~art_robust))}, by the "

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 # The notebook's module first: it imports TensorFlow with its start-up notices hidden.
 import adversarial_cats_dogs_lib as adv
@@ -51,11 +52,20 @@ def spread_indices(count: int, total: int) -> np.ndarray:
     return np.unique(np.linspace(0, total - 1, min(count, total)).round().astype(int))
 
 
-def spread_images(count: int, data_dir: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+class Spread(NamedTuple):
+    """Validation images spread over the split, where they were taken from, and its size."""
+
+    images: np.ndarray    # float32, pixel values 0..255
+    labels: np.ndarray
+    indices: np.ndarray   # in load_validation_images' order: what a mask file is indexed by
+    total: int            # images in the split
+
+
+def spread_images(count: int, data_dir: str | None = None) -> Spread:
     """`count` validation images evenly spread over the split (sorted by class): both classes."""
     images, labels = load_validation_images(data_dir)
     chosen = spread_indices(count, len(images))
-    return images[chosen].astype(np.float32), labels[chosen]
+    return Spread(images[chosen].astype(np.float32), labels[chosen], chosen, len(images))
 
 
 def write_mask(path: Path, chosen: np.ndarray, robust: np.ndarray, total: int) -> None:
@@ -134,7 +144,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"CPU: {machine_summary()}; TensorFlow {tf.__version__}, Keras {keras.__version__}")
     _, logits_model = load_models(args.model)
-    images, labels = spread_images(args.images, args.data_dir)
+    images, labels, chosen, total = spread_images(args.images, args.data_dir)
     print(f"{len(images)} validation images ({int(np.sum(labels == 0))} cats, "
           f"{int(np.sum(labels == 1))} dogs), model {args.model.name}")
     start = time.perf_counter()
@@ -144,9 +154,7 @@ def main() -> None:
     print_report(report)
     print(f"total {time.perf_counter() - start:.1f} s")
     if args.save_mask:
-        total = len(load_validation_images(args.data_dir)[1])
-        write_mask(args.save_mask, spread_indices(args.images, total), report["robust_mask"],
-                   total)
+        write_mask(args.save_mask, chosen, report["robust_mask"], total)
 
 
 if __name__ == "__main__":

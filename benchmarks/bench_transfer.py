@@ -30,10 +30,9 @@ from benchmarks.bench_ensemble import (
     ROBUST_MODEL,
     ae,
     load_models,
-    load_validation_images,
     read_mask,
     share,
-    spread_indices,
+    spread_images,
 )
 from common.machine import machine_summary
 
@@ -67,9 +66,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=100)
     args = parser.parse_args()
     print(f"CPU: {machine_summary()}")
-    all_images, all_labels = load_validation_images(args.data_dir)
-    chosen = spread_indices(args.images, len(all_labels))
-    images, labels = all_images[chosen].astype(np.float32), all_labels[chosen]
+    images, labels, chosen, _ = spread_images(args.images, args.data_dir)
     _, target = load_models(args.target)
     target_right = right_on(target, images, labels, args.batch_size)
     if args.target_mask:
